@@ -1,0 +1,30 @@
+# laq: label-aware post-training quantization, as a Snakemake workflow.
+# Stages, in order: data -> base model -> similarity -> subsets -> finetune -> quantize -> evaluate -> table -> plots.
+# Run: snakemake --cores 4            (default study, offline)
+#      snakemake --cores 4 --configfile presets/smoke.yaml
+#      snakemake --profile slurm      (cluster; see slurm/config.yaml)
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/base.smk"
+include: "rules/similarity.smk"
+include: "rules/subsets.smk"
+include: "rules/finetune.smk"
+include: "rules/quantize.smk"
+include: "rules/evaluate.smk"
+include: "rules/table.smk"
+include: "rules/plots.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        P.base_metrics,
+        similarity_figures(),
+        expand(P.table, spec=SPEC_NAMES),
+        expand(P.accuracy_figure, spec=SPEC_NAMES, mode=["all", "sub"]),
+        expand(P.statistics, spec=SPEC_NAMES, mode=["all", "sub"]),
+        result_figures(),

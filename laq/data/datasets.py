@@ -1,0 +1,114 @@
+"""Turn a configured dataset into prepared splits (see `laq.data.store`)."""
+
+from __future__ import annotations
+
+import urllib.error
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from laq.data.store import Split
+from laq.io import LaqError
+
+DATASETS = ("glyphs100", "cifar100", "cifar10", "imagefolder")
+
+
+def per_class_cap(split: Split, cap: int | None, seed: int) -> Split:
+    """Keep at most `cap` images per class, chosen deterministically (None keeps everything)."""
+    if cap is None:
+        return split
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(split.labels):
+        idx = np.flatnonzero(split.labels == c)
+        keep.append(np.sort(rng.permutation(idx)[:cap]) if len(idx) > cap else idx)
+    idx = np.sort(np.concatenate(keep))
+    return Split(split.images[idx], split.labels[idx])
+
+
+def first_classes(split: Split, n: int) -> Split:
+    return split.subset(np.arange(n))
+
+
+def _cifar(name: str, root: Path, download: bool) -> tuple[Split, Split, list[str]]:
+    from torchvision import datasets
+
+    cls = datasets.CIFAR100 if name == "cifar100" else datasets.CIFAR10
+    try:
+        tr = cls(str(root), train=True, download=download)
+        te = cls(str(root), train=False, download=download)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
+        raise LaqError(
+            f"could not download {name} ({type(e).__name__}); put the extracted "
+            f"'{cls.base_folder}' folder (from {cls.url}) into {root} and re-run."
+        ) from None
+    except RuntimeError:
+        raise LaqError(
+            f"{name} is not in {root}; put the extracted '{cls.base_folder}' folder there "
+            f"or set dataset.download: true."
+        ) from None
+    def split(ds: Any) -> Split:
+        return Split(np.asarray(ds.data, dtype=np.uint8), np.asarray(ds.targets, dtype=np.int64))
+
+    return split(tr), split(te), list(tr.classes)
+
+
+def _imagefolder(root: Path, image_size: int) -> tuple[Split, Split, list[str]]:
+    from PIL import Image
+
+    parts = {}
+    for part, names in (("train", ("train",)), ("test", ("test", "val"))):
+        found = [root / n for n in names if (root / n).is_dir()]
+        if not found:
+            raise LaqError(f"imagefolder dataset needs {root}/train/<class>/* and {root}/test/<class>/* (or val/).")
+        parts[part] = found[0]
+    classes = sorted(p.name for p in parts["train"].iterdir() if p.is_dir())
+    if len(classes) < 2:
+        raise LaqError(f"{parts['train']} must contain one sub-folder per class (found {len(classes)}).")
+    out = []
+    for part in ("train", "test"):
+        imgs, labels = [], []
+        files = [(c, f) for c, name in enumerate(classes) for f in sorted((parts[part] / name).glob("*")) if f.is_file()]
+        for c, f in tqdm(files, desc=f"load {part}", mininterval=2):
+            try:
+                with Image.open(f) as im:
+                    imgs.append(np.asarray(im.convert("RGB").resize((image_size, image_size), Image.BILINEAR)))
+            except OSError as e:
+                raise LaqError(f"cannot read image {f} ({e}); remove it or fix the file.") from None
+            labels.append(c)
+        if not imgs:
+            raise LaqError(f"no images found under {parts[part]}.")
+        out.append(Split(np.stack(imgs).astype(np.uint8), np.asarray(labels, dtype=np.int64)))
+    return out[0], out[1], classes
+
+
+def prepare_dataset(cfg: dict[str, Any], seed: int) -> tuple[Split, Split, list[str]]:
+    """Build (train, test, class names) from the `dataset:` section of the config."""
+    name = cfg["name"]
+    if name == "glyphs100":
+        from laq.data.glyphs import generate_glyphs
+
+        return generate_glyphs(
+            num_classes=cfg.get("num_classes") or 100,
+            train_per_class=cfg.get("train_per_class") or 500,
+            test_per_class=cfg.get("test_per_class") or 100,
+            seed=seed,
+            image_size=cfg.get("image_size", 32),
+        )
+    if name in ("cifar100", "cifar10"):
+        train, test, names = _cifar(name, Path(cfg.get("root") or "data"), bool(cfg.get("download", True)))
+    elif name == "imagefolder":
+        if not cfg.get("root"):
+            raise LaqError("dataset.root must name the image folder when dataset.name is imagefolder.")
+        train, test, names = _imagefolder(Path(cfg["root"]), cfg.get("image_size", 32))
+    else:
+        raise LaqError(f"unknown dataset.name {name!r}; use one of {', '.join(DATASETS)}.")
+    if cfg.get("num_classes"):
+        train, test, names = first_classes(train, cfg["num_classes"]), first_classes(test, cfg["num_classes"]), names[: cfg["num_classes"]]
+    return (
+        per_class_cap(train, cfg.get("train_per_class"), seed),
+        per_class_cap(test, cfg.get("test_per_class"), seed + 1),
+        names,
+    )

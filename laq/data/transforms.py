@@ -1,0 +1,41 @@
+"""Batched preprocessing on uint8 NHWC tensors: the model's input size and normalisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    input_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 [B,H,W,3] -> float32 [B,3,S,S], resized (bilinear, antialiased) if S differs."""
+        x = images.permute(0, 3, 1, 2).float().div_(255.0)
+        if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", antialias=True, align_corners=False)
+        mean = torch.tensor(self.mean, dtype=x.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+
+def random_crop(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """Zero-pad by `pad` and crop back at a random offset per image (no flips: glyphs are not mirror-symmetric)."""
+    b, h, w, _ = images.shape
+    padded = F.pad(images, (0, 0, pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None, :])[:, :, None]
+    cols = (dx[:, None] + torch.arange(w)[None, :])[:, None, :]
+    return padded[torch.arange(b)[:, None, None], rows, cols]
+
+
+def channel_stats(images) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 NHWC images, in [0,1] units."""
+    x = torch.as_tensor(images[: 20000]).float().div_(255.0).reshape(-1, 3)
+    return tuple(round(v, 4) for v in x.mean(0).tolist()), tuple(round(v, 4) for v in x.std(0).tolist())

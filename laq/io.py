@@ -1,0 +1,97 @@
+"""File formats and safe writing: every output is written atomically (temp file + rename)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+
+class LaqError(Exception):
+    """An error the user can act on; the message is one sentence naming the problem and the fix."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def dumps_json(obj: Any) -> str:
+    """Deterministic JSON text (sorted keys, fixed indentation, trailing newline)."""
+    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(dumps_json(obj))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LaqError(f"{path} does not exist; run the workflow step that makes it first.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LaqError(f"{path} is not valid JSON ({e}); delete it and re-run the step that makes it.") from None
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def config_hash(cfg: Any) -> str:
+    """Short stable hash of a (JSON-serialisable) config fragment."""
+    return hashlib.sha256(dumps_json(cfg).encode()).hexdigest()[:16]
+
+
+def package_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in ("laq", "torch", "torchvision", "numpy", "snakemake", "umap-learn", "timm", "safetensors"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def provenance(cfg: Any = None, inputs: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a result came from: config hash, package versions, sha256 of the input files."""
+    return {
+        "config_hash": config_hash(cfg) if cfg is not None else None,
+        "packages": package_versions(),
+        "inputs": {k: sha256_file(v) for k, v in sorted((inputs or {}).items())},
+    }

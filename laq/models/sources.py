@@ -1,0 +1,165 @@
+"""Where base ("original") models come from, and how to rebuild an architecture from its name.
+
+Architecture strings (stored in checkpoint sidecars):
+  cifar_resnet:<depth>:<width>   laq's small CIFAR-style ResNet (native 32 px)
+  torchvision:<name>             torchvision.models.get_model(name)
+  timm:<name>                    timm.create_model(name)
+  torchhub:<repo or dir>:<name>  torch.hub.load(repo, name)
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from laq.io import LaqError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+SOURCE_KINDS = ("train", "torchvision", "timm", "torchhub", "file")
+
+
+@dataclass
+class BaseModel:
+    model: nn.Module
+    arch: str
+    input_size: int
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _download_error(what: str, e: Exception) -> LaqError:
+    where = Path(torch.hub.get_dir()) / "checkpoints"
+    return LaqError(
+        f"could not download {what} ({type(e).__name__}: {e}); connect to the internet once, "
+        f"put the weights in {where}, or set model.pretrained: false."
+    )
+
+
+_NET_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError, OSError)
+
+
+def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
+    """Swap the last nn.Linear for a fresh one with `num_classes` outputs (no-op if it already fits)."""
+    name, last = None, None
+    for n, m in model.named_modules():
+        if isinstance(m, nn.Linear):
+            name, last = n, m
+    if last is None:
+        raise LaqError("the model has no nn.Linear classifier head to resize; give a model whose last layer is Linear.")
+    if last.out_features == num_classes:
+        return model
+    parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
+    setattr(parent, name.rpartition(".")[2], nn.Linear(last.in_features, num_classes, bias=last.bias is not None))
+    return model
+
+
+def num_outputs(model: nn.Module) -> int:
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return last[-1].out_features if last else -1
+
+
+def _torchhub(repo: str, name: str, pretrained: bool) -> nn.Module:
+    source = "local" if os.path.isdir(repo) else "github"
+    try:
+        return torch.hub.load(repo, name, source=source, trust_repo=True, pretrained=pretrained)
+    except TypeError:  # entry points without a `pretrained` argument
+        return torch.hub.load(repo, name, source=source, trust_repo=True)
+
+
+def build_arch(arch: str, num_classes: int) -> nn.Module:
+    """An untrained model of architecture `arch` with `num_classes` outputs (no download of weights)."""
+    kind, _, rest = arch.partition(":")
+    if kind == "cifar_resnet":
+        from laq.models.resnet import CifarResNet
+
+        depth, width = (int(v) for v in rest.split(":"))
+        return CifarResNet(depth, width, num_classes)
+    if kind == "torchvision":
+        import torchvision
+
+        return torchvision.models.get_model(rest, weights=None, num_classes=num_classes)
+    if kind == "timm":
+        import timm
+
+        return timm.create_model(rest, pretrained=False, num_classes=num_classes)
+    if kind == "torchhub":
+        repo, _, name = rest.rpartition(":")
+        return replace_head(_torchhub(repo, name, pretrained=False), num_classes)
+    raise LaqError(f"unknown architecture {arch!r}; use cifar_resnet:, torchvision:, timm: or torchhub:.")
+
+
+def load_base(
+    source: str,
+    num_classes: int,
+    *,
+    depth: int = 8,
+    width: int = 16,
+    pretrained: bool = True,
+    image_size: int = 32,
+) -> BaseModel:
+    """Instantiate the base model named by `source` (see config.yaml: model.source)."""
+    kind, _, rest = source.partition(":")
+    if kind == "train":
+        arch = f"cifar_resnet:{depth}:{width}"
+        return BaseModel(build_arch(arch, num_classes), arch, image_size)
+    if kind == "torchvision":
+        import torchvision
+
+        try:
+            m = torchvision.models.get_model(rest, weights="DEFAULT" if pretrained else None)
+        except _NET_ERRORS as e:
+            raise _download_error(f"torchvision weights for {rest}", e) from None
+        except ValueError as e:
+            raise LaqError(f"torchvision has no model {rest!r} ({e}); see torchvision.models.list_models().") from None
+        return BaseModel(replace_head(m, num_classes), f"torchvision:{rest}", 224)
+    if kind == "timm":
+        import timm
+
+        try:
+            m = timm.create_model(rest, pretrained=pretrained)
+        except RuntimeError as e:
+            if "Unknown model" in str(e):
+                raise LaqError(f"timm has no model {rest!r}; see timm.list_models().") from None
+            raise _download_error(f"timm model {rest}", e) from None
+        except _NET_ERRORS as e:
+            raise _download_error(f"timm model {rest}", e) from None
+        cfg = getattr(m, "pretrained_cfg", {}) or {}
+        arch_name = cfg.get("architecture", rest)
+        if m.num_classes != num_classes:
+            m.reset_classifier(num_classes)
+        size = int(cfg.get("input_size", (3, 224, 224))[-1])
+        return BaseModel(
+            m, f"timm:{arch_name}", size, tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD))
+        )
+    if kind == "torchhub":
+        repo, _, name = rest.rpartition(":")
+        if not repo or not name:
+            raise LaqError(f"model.source {source!r} must look like torchhub:<owner/repo or local dir>:<entry point>.")
+        try:
+            m = _torchhub(repo, name, pretrained)
+        except _NET_ERRORS as e:
+            raise _download_error(f"torch.hub model {repo}:{name}", e) from None
+        return BaseModel(replace_head(m, num_classes), f"torchhub:{repo}:{name}", 224)
+    if kind == "file":
+        return _from_file(Path(rest), num_classes)
+    raise LaqError(f"unknown model.source {source!r}; use one of {', '.join(SOURCE_KINDS)}.")
+
+
+def _from_file(path: Path, num_classes: int) -> BaseModel:
+    """A laq checkpoint (.safetensors + .json sidecar), e.g. the base model of an earlier run."""
+    from laq.models.checkpoint import load_checkpoint
+
+    if not path.exists() or not path.with_suffix(".json").exists():
+        raise LaqError(f"model file {path} or its sidecar {path.with_suffix('.json')} does not exist; give a laq checkpoint.")
+    model, meta = load_checkpoint(path)
+    if meta["num_classes"] != num_classes:
+        model = replace_head(model, num_classes)
+    return BaseModel(model, meta["arch"], int(meta["input_size"]), tuple(meta["mean"]), tuple(meta["std"]))

@@ -1,0 +1,75 @@
+"""Glue shared by the workflow's scripts: logging to the rule's log, threads, device, seeds."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import sys
+from typing import Any, Iterator
+
+import numpy as np
+
+from laq.data.store import Split
+from laq.data.transforms import Preprocess
+from laq.io import LaqError
+
+
+@contextlib.contextmanager
+def job(snakemake: Any) -> Iterator[logging.Logger]:
+    """Route logging and progress bars (stderr) to the rule's log; one-line errors for LaqError."""
+    log_path = snakemake.log[0] if len(snakemake.log) else None
+    stream = open(log_path, "w", buffering=1) if log_path else sys.stderr
+    old_stderr = sys.stderr
+    sys.stderr = stream
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=stream, force=True
+    )
+    logger = logging.getLogger(f"laq.{snakemake.rule}")
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, int(snakemake.threads)))
+    except ImportError:
+        pass
+    try:
+        yield logger
+    except LaqError as e:
+        logger.error("%s", e)
+        sys.stderr = old_stderr
+        print(f"laq: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        sys.stderr = old_stderr
+        if stream is not sys.stderr and stream is not old_stderr:
+            stream.close()
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise LaqError("device is cuda but no GPU is visible to this job; set device: cpu or auto.")
+    return device
+
+
+def preprocess_for(meta: dict[str, Any]) -> Preprocess:
+    return Preprocess(int(meta["input_size"]), tuple(meta["mean"]), tuple(meta["std"]))
+
+
+def derived_seed(seed: int, *keys: str) -> int:
+    """A stable 63-bit seed for (seed, keys), independent of Python's hash randomisation."""
+    h = hashlib.sha256(":".join([str(seed), *keys]).encode()).digest()
+    return int.from_bytes(h[:8], "little") >> 1
+
+
+def calibration_images(train: Split, classes: list[int] | None, n: int, seed: int, key: str) -> np.ndarray:
+    """`n` training images drawn without replacement from `classes` (all classes if None), deterministically."""
+    idx = np.arange(len(train)) if classes is None else np.flatnonzero(np.isin(train.labels, classes))
+    if len(idx) == 0:
+        raise LaqError(f"no training images for calibration set {key}; check the subset's classes.")
+    rng = np.random.default_rng(derived_seed(seed, "calibration", key))
+    pick = np.sort(rng.choice(idx, size=min(n, len(idx)), replace=False))
+    return train.images[pick]

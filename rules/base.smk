@@ -1,0 +1,44 @@
+rule train_base:
+    """The original model: from model.source, trained on the full training set when model.train.epochs > 0."""
+    input:
+        train=P.train,
+        classes=P.classes,
+    output:
+        model=P.base,
+        meta=sidecar(P.base),
+    params:
+        model=config["model"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        **heavy(config["threads"], time_scale=2),
+    log:
+        P.log("train_base"),
+    benchmark:
+        P.benchmark("train_base")
+    script:
+        "../scripts/train_base.py"
+
+
+rule evaluate_base:
+    """Test logits of the original model, computed once; every subset's numbers derive from them."""
+    input:
+        model=P.base,
+        meta=sidecar(P.base),
+        test=P.test,
+    output:
+        logits=P.base_logits,
+        metrics=P.base_metrics,
+    params:
+        batch_size=config["evaluation"]["batch_size"],
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        **heavy(config["threads"]),
+    log:
+        P.log("evaluate_base"),
+    benchmark:
+        P.benchmark("evaluate_base")
+    script:
+        "../scripts/evaluate_base.py"

@@ -1,0 +1,27 @@
+rule table:
+    """One CSV per (dataset, model, spec): a row per subset with every variant's accuracies (aggregated from per-job files)."""
+    input:
+        subsets=expand(P.subset, subset=SUBSET_IDS),
+        finetuned=expand(P.finetuned_eval, subset=SUBSET_IDS),
+        quantized=lambda wc: expand(P.quant_eval, spec=wc.spec, subset=SUBSET_IDS),
+        base_logits=P.base_logits,
+        agnostic_logits=P.agnostic_logits,
+    output:
+        report(P.table, category="Tables", caption="../report/table.rst"),
+    params:
+        extra=lambda wc: {
+            "spec": wc.spec,
+            "model": config["model"]["name"],
+            "dataset": config["dataset"]["name"],
+            "seed": config["seed"],
+            "config_hash": config_hash(config),
+        },
+    resources:
+        **LIGHT,
+    log:
+        P.log("table", "spec"),
+    script:
+        "../scripts/table.py"
+
+
+localrules: table

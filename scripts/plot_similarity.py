@@ -1,0 +1,27 @@
+from pathlib import Path
+
+import numpy as np
+
+from laq.data.store import load_split
+from laq.io import read_json
+from laq.plots import similarity as plots
+from laq.plots.style import apply_style
+from laq.workflow import job
+
+with job(snakemake) as log:
+    apply_style(snakemake.params.rc)
+    inp = snakemake.input
+    kl, names = np.load(inp.matrix), read_json(inp.classes)["names"]
+    for path in snakemake.output:
+        kind = Path(path).stem.rsplit("_", 1)[1]
+        if kind == "heatmap":
+            plots.plot_heatmap(kl, names, path)
+        elif kind == "pairs":
+            train = load_split(inp.train)
+            plots.plot_pairs(kl, names, train.images, train.labels, path)
+        elif kind == "embedding":
+            pts = np.load(inp.points)
+            plots.plot_embedding(pts["points"], pts["labels"], names, path)
+        elif kind == "histogram":
+            plots.plot_histogram(kl, path)
+        log.info("wrote %s", path)
