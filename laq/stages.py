@@ -150,3 +150,30 @@ def embedder_model(embedder: str, base_checkpoint: str | None) -> tuple[torch.nn
         return load_checkpoint(base_checkpoint)
     b = load_base(embedder, 1000, pretrained=True)
     return b.model.eval(), {"input_size": b.input_size, "mean": list(b.mean), "std": list(b.std), "arch": b.arch}
+
+
+def quantize_checkpoint(
+    model: torch.nn.Module,
+    meta: dict[str, Any],
+    calib_images: np.ndarray,
+    spec: dict[str, Any],
+    *,
+    batch_size: int,
+    device: str,
+):
+    """Quantize `model` with the preprocessed calibration images; returns laq.quant's QuantResult."""
+    from laq.quant import QuantSpec, quantize_model
+
+    calib = preprocess_for(meta)(torch.from_numpy(calib_images))
+    qspec = QuantSpec.from_dict({k: v for k, v in spec.items() if k != "name"})
+    return quantize_model(model.to(device), calib.to(device), qspec, batch_size=batch_size)
+
+
+def load_quantized_checkpoint(path: str) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A quantized checkpoint rebuilt as a float model whose weights are the dequantized codes."""
+    from laq.models.checkpoint import read_meta
+    from laq.models.sources import build_arch
+    from laq.quant import load_quantized
+
+    meta = read_meta(path)
+    return load_quantized(path, build_arch(meta["arch"], meta["num_classes"])).eval(), meta

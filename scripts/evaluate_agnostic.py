@@ -1,6 +1,6 @@
 from laq.data.store import load_split
 from laq.evaluate import predict_logits
-from laq.quant_io import load_quantized_checkpoint
+from laq.stages import load_quantized_checkpoint
 from laq.stages import save_logits
 from laq.workflow import job, preprocess_for, resolve_device
 

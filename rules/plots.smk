@@ -1,0 +1,60 @@
+def result_figures():
+    figs = [P.result_figure(k).format(spec=s) for s in SPEC_NAMES for k in ("quant_drop", "aware_gain")]
+    return figs + ([P.bits_figure] if len(SPEC_NAMES) > 1 else [])
+
+
+rule plot_accuracy:
+    """The headline figure: top-1 vs median inter-class distance per variant, with a*log(b*x)+c fits, and its statistics."""
+    input:
+        P.table,
+    output:
+        figure=report(P.accuracy_figure, category="Accuracy vs distance", caption="../report/accuracy_vs_distance.rst"),
+        statistics=report(P.statistics, category="Statistics", caption="../report/statistics.rst"),
+    params:
+        rc=config["plots"].get("rc", {}),
+        seed=config["seed"],
+        spec=lambda wc: SPECS[wc.spec],
+    resources:
+        **LIGHT,
+    log:
+        P.log("plot_accuracy", "spec", "mode"),
+    script:
+        "../scripts/plot_accuracy.py"
+
+
+rule plot_spec:
+    """Quantization drop and label-aware gain per subset, for one spec."""
+    input:
+        P.table,
+    output:
+        drop=report(P.result_figure("quant_drop"), category="Quantization drop", caption="../report/quant_drop.rst"),
+        gain=report(P.result_figure("aware_gain"), category="Label-aware gain", caption="../report/aware_gain.rst"),
+    params:
+        rc=config["plots"].get("rc", {}),
+        spec=lambda wc: SPECS[wc.spec],
+    resources:
+        **LIGHT,
+    log:
+        P.log("plot_spec", "spec"),
+    script:
+        "../scripts/plot_spec.py"
+
+
+rule plot_bits:
+    """Accuracy across quantization specs (bits), mean and CI over subsets."""
+    input:
+        expand(P.table, spec=SPEC_NAMES),
+    output:
+        report(P.bits_figure, category="Bits vs accuracy", caption="../report/bits_vs_accuracy.rst"),
+    params:
+        rc=config["plots"].get("rc", {}),
+        specs=SPEC_NAMES,
+    resources:
+        **LIGHT,
+    log:
+        P.log("plot_bits"),
+    script:
+        "../scripts/plot_bits.py"
+
+
+localrules: plot_accuracy, plot_spec, plot_bits
