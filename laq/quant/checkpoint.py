@@ -1,0 +1,157 @@
+"""Quantized checkpoints: one safetensors file with bit-packed integer codes, step sizes and float parts.
+
+Layout (tensor names):
+  <layer>.weight.codes   uint8, the layer's codes bit-packed (see `pack_codes`)
+  <layer>.weight.step    0-d float32 tensor (float64 for float64 models)
+  every other state_dict entry (biases, BatchNorm, layers left in float) under its own name
+Metadata (strings): laq.format, laq.layers (JSON: shape, bits, width, offset, dtype per layer),
+laq.folded (JSON list of folded [conv, bn] pairs), laq.spec (JSON), plus the caller's entries.
+Nothing is unpickled when loading.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import Tensor, nn
+
+from laq.io import LaqError, atomic_path
+from laq.quant.layers import apply_fold_structure
+from laq.quant.model import QuantResult, dequantize
+
+FORMAT = "laq-quantized-v1"
+_CHUNK = 1 << 20  # values packed per numpy pass (a multiple of 8, so chunks end on byte boundaries)
+_DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def code_width(codes: Tensor) -> tuple[int, int]:
+    """(bits per code, offset): codes - offset fit in `width` unsigned bits (the alphabet has 2^b + 1
+    levels, so a layer that uses both extremes needs b + 1 bits)."""
+    if codes.numel() == 0:
+        return 0, 0
+    lo, hi = int(codes.min()), int(codes.max())
+    return (hi - lo).bit_length(), lo
+
+
+def pack_codes(codes: Tensor) -> tuple[Tensor, int, int]:
+    """Bit-pack integer codes (little-endian within each code and byte); returns (uint8, width, offset)."""
+    width, offset = code_width(codes)
+    flat = codes.reshape(-1).to(torch.int64).numpy()
+    if width == 0:
+        return torch.zeros(0, dtype=torch.uint8), 0, offset
+    shifts = np.arange(width, dtype=np.uint16)
+    parts = []
+    for i0 in range(0, flat.size, _CHUNK):
+        u = (flat[i0 : i0 + _CHUNK] - offset).astype(np.uint16)
+        bits = ((u[:, None] >> shifts) & 1).astype(np.uint8)
+        parts.append(np.packbits(bits.reshape(-1), bitorder="little"))
+    return torch.from_numpy(np.concatenate(parts)), width, offset
+
+
+def unpack_codes(packed: Tensor, n: int, width: int, offset: int) -> Tensor:
+    """Inverse of `pack_codes`: n int16 codes."""
+    if width == 0:
+        return torch.full((n,), offset, dtype=torch.int16)
+    bits = np.unpackbits(packed.numpy(), count=n * width, bitorder="little").reshape(n, width)
+    values = (bits.astype(np.int32) << np.arange(width, dtype=np.int32)).sum(axis=1) + offset
+    return torch.from_numpy(values.astype(np.int16))
+
+
+def _packed(result: QuantResult) -> dict[str, tuple[Tensor, int, int]]:
+    """Packed codes per layer, computed once per result (size report and save both need them)."""
+    cache = result.packed
+    for rec in result.layers:
+        if rec.name not in cache:
+            cache[rec.name] = pack_codes(rec.codes)
+    return cache
+
+
+def _checkpoint_tensors(result: QuantResult) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    state = result.model.state_dict()
+    packed = _packed(result)
+    tensors: dict[str, Tensor] = {}
+    layers: dict[str, Any] = {}
+    for rec in result.layers:
+        key = f"{rec.name}.weight"
+        dtype = state[key].dtype
+        codes, width, offset = packed[rec.name]
+        tensors[f"{key}.codes"] = codes
+        # the step is computed in float32 (float64 for float64 models): store it at that precision
+        tensors[f"{key}.step"] = torch.tensor(rec.step, dtype=torch.float64 if dtype == torch.float64 else torch.float32)
+        layers[rec.name] = {
+            "shape": list(rec.shape), "bits": rec.bits, "width": width, "offset": offset,
+            "dtype": str(dtype).removeprefix("torch."), "groups": rec.groups,
+        }
+    quantized = {f"{rec.name}.weight" for rec in result.layers}
+    for k, v in state.items():
+        if k not in quantized:
+            # clone: safetensors refuses tensors that share storage (tied weights)
+            tensors[k] = v.detach().cpu().contiguous().clone()
+    return tensors, layers
+
+
+def quantized_size_bytes(result: QuantResult) -> int:
+    """Bytes of tensor data in the quantized checkpoint (packed codes + steps + float parts; the file
+    adds only its JSON header)."""
+    tensors, _ = _checkpoint_tensors(result)
+    return sum(t.numel() * t.element_size() for t in tensors.values())
+
+
+def save_quantized(path: str | os.PathLike, result: QuantResult, metadata: dict[str, str] | None = None) -> None:
+    """Write the quantized model to one safetensors file (atomically)."""
+    tensors, layers = _checkpoint_tensors(result)
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    clash = [k for k in meta if k.startswith("laq.")]
+    if clash:
+        raise ValueError(f"metadata keys {', '.join(clash)} are reserved (prefix 'laq.')")
+    meta.update({
+        "format": "pt",
+        "laq.format": FORMAT,
+        "laq.layers": json.dumps(layers, sort_keys=True),
+        "laq.folded": json.dumps([list(p) for p in result.folded]),
+        "laq.spec": json.dumps(result.spec.to_dict(), sort_keys=True),
+    })
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+
+
+def read_quantized(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """All tensors and the metadata of a quantized checkpoint (no unpickling)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except FileNotFoundError:
+        raise LaqError(f"quantized checkpoint {path} does not exist; run the quantize step first.") from None
+    except (SafetensorError, OSError, ValueError) as e:
+        raise LaqError(f"{path} is corrupted or not a safetensors file ({e}); delete it and re-run.") from None
+    if meta.get("laq.format") != FORMAT:
+        raise LaqError(f"{path} is not a laq quantized checkpoint (format {meta.get('laq.format')!r}); use the file quantize writes.")
+    return tensors, meta
+
+
+def load_quantized(path: str | os.PathLike, model_skeleton: nn.Module) -> nn.Module:
+    """Fill `model_skeleton` (the unquantized architecture) with the checkpoint: dequantized weights,
+    BatchNorm folded where it was; evaluates exactly like `QuantResult.model`."""
+    tensors, meta = read_quantized(path)
+    apply_fold_structure(model_skeleton, [tuple(p) for p in json.loads(meta["laq.folded"])])
+    state: dict[str, Tensor] = {}
+    for name, info in json.loads(meta["laq.layers"]).items():
+        key = f"{name}.weight"
+        n = math.prod(info["shape"])
+        codes = unpack_codes(tensors.pop(f"{key}.codes"), n, info["width"], info["offset"])
+        step = float(tensors.pop(f"{key}.step"))
+        state[key] = dequantize(codes, step, _DTYPES[info["dtype"]]).reshape(info["shape"])
+    state.update(tensors)
+    try:
+        model_skeleton.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise LaqError(f"{path} does not match the given architecture ({str(e).splitlines()[0]}).") from None
+    return model_skeleton

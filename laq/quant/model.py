@@ -1,0 +1,489 @@
+"""Whole-model quantization: every Conv2d / Linear in forward order, float and quantized networks in lockstep.
+
+The model is traced with torch.fx and both networks are stepped through the graph node by node on the
+whole calibration set, keeping each live activation once (freed after its last user). While no
+quantized layer has been passed, the two networks share the same tensors (computed once). At a layer
+to quantize, its inputs in both networks give the GPFQ data (or Gram matrices), the layer is quantized,
+and both networks continue. If tracing fails, a slower fallback re-runs the network prefix for each
+layer with hooks (logged).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, fx, nn
+from tqdm import tqdm
+
+from laq.io import LaqError, atomic_path
+from laq.quant.alphabet import make_rounder, rtn_codes, step_size
+from laq.quant.engine import (
+    as_groups,
+    auto_block,
+    choose_form,
+    gpfq_data_codes,
+    gpfq_gram_codes,
+    gptq_gram_codes,
+    inputs_as_groups,
+    lower_gram,
+)
+from laq.quant.layers import (
+    QUANTIZABLE,
+    fold_batchnorm,
+    layer_groups,
+    layer_rows,
+    retained_rows,
+    rows_per_image,
+    weight_matrix,
+)
+from laq.quant.spec import GPFQ_ROUNDING, QuantSpec
+
+log = logging.getLogger(__name__)
+
+DATA_FORM_BYTES = 2 << 30  # the data form keeps both unfolded inputs; above this, accumulate Grams
+CHUNK_BYTES = 256 << 20  # unfolded rows per Gram-accumulation chunk
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class LayerResult:
+    """One quantized layer: integer codes (int16, weight shape) with code * step = the new weight."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    groups: int
+    bits: int
+    step: float
+    codes: Tensor
+    rel_error: float
+    sparsity: float
+    rows: int
+    form: str
+    seconds: float
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "kind": self.kind, "shape": "x".join(map(str, self.shape)), "groups": self.groups,
+            "bits": self.bits, "step": self.step, "rel_error": self.rel_error, "sparsity": self.sparsity,
+            "rows": self.rows, "form": self.form, "seconds": self.seconds,
+        }
+
+
+TABLE_COLUMNS = ("name", "kind", "shape", "groups", "bits", "step", "rel_error", "sparsity", "rows", "form", "seconds")
+
+
+@dataclass
+class QuantResult:
+    """The quantized model (dequantized float weights), per-layer codes and statistics.
+
+    rel_error = |X W^T - Xq Q^T|_F / |X W^T|_F over every output position of the calibration set,
+    measured on the two networks' layer outputs (X, Xq: the layer's inputs in the float and the
+    partially quantized network).
+    """
+
+    model: nn.Module
+    spec: QuantSpec
+    layers: list[LayerResult]
+    folded: list[tuple[str, str]] = field(default_factory=list)
+    float_bytes: int = 0
+    traced: bool = True
+    packed: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # filled by checkpoint
+
+    def layer(self, name: str) -> LayerResult:
+        for rec in self.layers:
+            if rec.name == name:
+                return rec
+        raise KeyError(name)
+
+    def table(self) -> list[dict[str, Any]]:
+        return [rec.row() for rec in self.layers]
+
+    def size_report(self) -> dict[str, Any]:
+        from laq.quant.checkpoint import quantized_size_bytes
+
+        size = quantized_size_bytes(self)
+        return {
+            "size_bytes": size,
+            "float_bytes": self.float_bytes,
+            "compression": self.float_bytes / size if size else math.inf,
+            "quantized_layers": len(self.layers),
+        }
+
+
+def write_layer_table(path: str | os.PathLike, result: QuantResult) -> None:
+    """The per-layer table as CSV (one row per quantized layer, forward order)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=TABLE_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        for row in result.table():
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+# ---------------------------------------------------------------- one layer
+
+
+def dequantize(codes: Tensor, step: float, dtype: torch.dtype) -> Tensor:
+    """code * step in `dtype`; the single place weights are rebuilt, so model and checkpoint agree bit for bit."""
+    return codes.to(dtype) * step
+
+
+@dataclass
+class _LayerJob:
+    """Everything `_quantize_layer` needs besides the activations."""
+
+    name: str
+    index: int
+    bits: int
+    spec: QuantSpec
+    batch_size: int
+    data_form_bytes: int
+
+
+def _generator(seed: int, index: int, salt: int) -> torch.Generator:
+    return torch.Generator().manual_seed((seed * 1_000_003 + index * 7919 + salt) % (2**63))
+
+
+def _rows_in_chunks(layer: nn.Module, x: Tensor, job: _LayerJob, keep: Tensor | None, per_image: int):
+    """Yield the layer's input rows chunk by chunk (images), restricted to the retained rows."""
+    d = weight_matrix(layer).shape[1] * layer_groups(layer)
+    n = x.shape[0]
+    step = max(1, min(job.batch_size, CHUNK_BYTES // max(1, per_image * d * x.element_size())))
+    for i0 in range(0, n, step):
+        rows = layer_rows(layer, x[i0 : i0 + step], job.spec.patches)
+        if keep is not None:
+            lo, hi = i0 * per_image, min(n, i0 + step) * per_image
+            sel = keep[(keep >= lo) & (keep < hi)] - lo
+            rows = rows[sel.to(rows.device)]
+        yield rows
+
+
+def _all_rows(layer: nn.Module, x: Tensor, job: _LayerJob, keep: Tensor | None, per_image: int, m: int) -> Tensor:
+    """All retained input rows (m x d) in one matrix, built chunk by chunk without extra copies."""
+    d = weight_matrix(layer).shape[1] * layer_groups(layer)
+    out = torch.empty(m, d, dtype=x.dtype, device=x.device)
+    if keep is None:
+        n = x.shape[0]
+        step = max(1, min(job.batch_size, CHUNK_BYTES // max(1, per_image * d * x.element_size())))
+        for i0 in range(0, n, step):
+            i1 = min(n, i0 + step)
+            layer_rows(layer, x[i0:i1], job.spec.patches, out=out[i0 * per_image : i1 * per_image])
+        return out
+    r = 0
+    for rows in _rows_in_chunks(layer, x, job, keep, per_image):
+        out[r : r + rows.shape[0]] = rows
+        r += rows.shape[0]
+    return out
+
+
+def _quantize_layer(job: _LayerJob, f_layer: nn.Module, q_layer: nn.Module, x_f: Tensor, x_q: Tensor) -> LayerResult:
+    """Quantize q_layer's weight from the layer inputs of both networks; returns the codes and stats."""
+    t0 = time.perf_counter()
+    spec, groups = job.spec, layer_groups(f_layer)
+    W = weight_matrix(f_layer)
+    if W.dtype not in (torch.float32, torch.float64):
+        # half-precision models: the engine (and numpy) work in float32
+        W, x_f, x_q = W.float(), x_f.float(), (x_f.float() if x_q is x_f else x_q.float())
+    W3 = as_groups(W, groups)
+    step = step_size(W, job.bits, spec.scalar, spec.percentile)
+    shared = x_f is x_q
+    per_image = rows_per_image(f_layer, x_f, spec.patches)
+    n_images = x_f.shape[0] if x_f.dim() > 1 else 1
+    keep = None
+    if isinstance(f_layer, nn.Conv2d):
+        keep = retained_rows(n_images, per_image, spec.retain_rate, _generator(spec.seed, job.index, 1))
+    m = n_images * per_image if keep is None else keep.numel()
+    g, N, d = W3.shape
+
+    if spec.method == "rtn":
+        codes, form = rtn_codes(W3, step, job.bits), "rtn"
+    elif spec.method == "gptq":
+        H = None
+        for rows in _rows_in_chunks(f_layer, x_f, job, keep, per_image):
+            H = lower_gram(inputs_as_groups(rows, groups), out=H)
+        codes, form = gptq_gram_codes(W3, H, step, job.bits, damp=spec.damp), "gptq"
+    else:
+        block = auto_block(N)
+        rounder = make_rounder(
+            GPFQ_ROUNDING[spec.method], job.bits, lam_codes=spec.lam / step if step > 0 else 0.0,
+            generator=_generator(spec.seed, job.index, 2),
+        )
+        form = choose_form(N, d, m, shared=shared, block=block)
+        if form == "data" and (1 if shared else 2) * m * d * g * x_f.element_size() > job.data_form_bytes:
+            form = "gram"
+        if form == "data":
+            X = _all_rows(f_layer, x_f, job, keep, per_image, m)
+            Xq = None if shared else _all_rows(f_layer, x_q, job, keep, per_image, m)
+            codes = gpfq_data_codes(
+                W3, inputs_as_groups(X, groups), None if Xq is None else inputs_as_groups(Xq, groups), step, rounder, block
+            )
+            del X, Xq
+        else:
+            H = G = None
+            chunks_q = _rows_in_chunks(f_layer, x_q, job, keep, per_image)
+            for rows_f in _rows_in_chunks(f_layer, x_f, job, keep, per_image):
+                rows_q = rows_f if shared else next(chunks_q)
+                Xq3 = inputs_as_groups(rows_q, groups)
+                H = lower_gram(Xq3, out=H)
+                if not shared:
+                    G = lower_gram(Xq3, inputs_as_groups(rows_f, groups), out=G)
+            codes = gpfq_gram_codes(W3, H if shared else G, H, step, rounder, block)
+
+    codes = codes.reshape(f_layer.weight.shape)
+    with torch.no_grad():
+        q_layer.weight.copy_(dequantize(codes, step, q_layer.weight.dtype))
+    return LayerResult(
+        name=job.name,
+        kind="conv" if isinstance(f_layer, nn.Conv2d) else "linear",
+        shape=tuple(f_layer.weight.shape),
+        groups=groups,
+        bits=job.bits,
+        step=step,
+        codes=codes.to(torch.int16).cpu(),
+        rel_error=math.nan,
+        sparsity=float((codes == 0).float().mean()),
+        rows=m,
+        form=form,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _relative_error(layer: nn.Module, out_f: Tensor, out_q: Tensor) -> float:
+    ref = out_f
+    if layer.bias is not None:
+        shape = (-1, 1, 1) if isinstance(layer, nn.Conv2d) else (-1,)
+        ref = out_f - layer.bias.detach().reshape(shape)
+    den = float(torch.linalg.vector_norm(ref))
+    num = float(torch.linalg.vector_norm(out_f - out_q))
+    return num / den if den > 0 else (0.0 if num == 0 else math.inf)
+
+
+# ---------------------------------------------------------------- the two runners
+
+# on_layer(name, x_f, x_q) -> (out_f, out_q): quantizes the named layer and returns both outputs
+OnLayer = Callable[[str, Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+def _fetch_attr(model: nn.Module, target: str) -> Any:
+    obj: Any = model
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _run_lockstep(graph: fx.Graph, fmodel: nn.Module, qmodel: nn.Module, calib: Tensor, targets: set[str], on_layer: OnLayer) -> None:
+    """Step both networks through `graph` together, calling on_layer at the first call of each target."""
+    nodes = list(graph.nodes)
+    last_use: dict[fx.Node, int] = {}
+    for i, n in enumerate(nodes):
+        for a in n.all_input_nodes:
+            last_use[a] = i
+    env_f: dict[fx.Node, Any] = {}
+    env_q: dict[fx.Node, Any] = {}
+    pending = set(targets)
+    quantized: set[str] = set()
+    first_placeholder = True
+
+    def run(model: nn.Module, n: fx.Node, env: dict[fx.Node, Any]) -> Any:
+        args = fx.node.map_arg(n.args, lambda a: env[a])
+        kwargs = fx.node.map_arg(n.kwargs, lambda a: env[a])
+        if n.op == "call_module":
+            return model.get_submodule(n.target)(*args, **kwargs)
+        if n.op == "call_method":
+            return getattr(args[0], n.target)(*args[1:], **kwargs)
+        return n.target(*args, **kwargs)
+
+    for i, n in enumerate(nodes):
+        if not pending:
+            break  # everything after the last quantized layer is irrelevant
+        if n.op == "placeholder":
+            if first_placeholder:
+                env_f[n] = env_q[n] = calib
+                first_placeholder = False
+            elif n.args:
+                env_f[n] = env_q[n] = n.args[0]
+            else:
+                raise LaqError(f"the model's forward needs a second input ({n.target}); quantize a model taking one tensor.")
+        elif n.op == "get_attr":
+            owner = n.target.rpartition(".")[0]
+            env_f[n] = _fetch_attr(fmodel, n.target)
+            env_q[n] = _fetch_attr(qmodel, n.target) if owner in targets else env_f[n]
+        elif n.op == "output":
+            break
+        elif n.op == "call_module" and n.target in pending:
+            (x,) = n.args  # Conv2d / Linear take one tensor
+            env_f[n], env_q[n] = on_layer(n.target, env_f[x], env_q[x])
+            pending.discard(n.target)
+            quantized.add(n.target)
+        else:
+            inputs = n.all_input_nodes
+            same = [env_f[a] is env_q[a] for a in inputs]
+            if all(same) and not (n.op == "call_module" and n.target in quantized):
+                env_f[n] = env_q[n] = run(fmodel, n, env_f)
+            else:
+                for a, s in zip(inputs, same):
+                    if s and isinstance(env_f[a], Tensor):
+                        # an in-place op of the float run must not reach the quantized run's input
+                        env_f[a] = env_f[a].clone()
+                env_f[n] = run(fmodel, n, env_f)
+                env_q[n] = run(qmodel, n, env_q)
+        for a in n.all_input_nodes:
+            if last_use.get(a) == i:
+                del env_f[a], env_q[a]
+        if not n.users and n in env_f:
+            del env_f[n], env_q[n]
+
+
+class _Stop(Exception):
+    """Raised by a pre-hook to end a forward pass once the wanted input has been captured."""
+
+
+def _capture_input(model: nn.Module, name: str, calib: Tensor, batch_size: int) -> Tensor:
+    """The first-call input of module `name` over the calibration set (re-runs the network prefix)."""
+    got: list[Tensor] = []
+
+    def pre_hook(mod: nn.Module, args: tuple) -> None:
+        got.append(args[0])
+        raise _Stop
+
+    handle = model.get_submodule(name).register_forward_pre_hook(pre_hook)
+    n_batches = 0
+    try:
+        for i0 in range(0, calib.shape[0], batch_size):
+            n_batches += 1
+            try:
+                model(calib[i0 : i0 + batch_size])
+            except _Stop:
+                pass
+    finally:
+        handle.remove()
+    if len(got) != n_batches:
+        raise LaqError(f"layer {name} was not called by the model's forward; add it to the spec's skip list.")
+    return torch.cat(got)
+
+
+def _run_by_prefix(fmodel: nn.Module, qmodel: nn.Module, calib: Tensor, order: list[str], on_layer: OnLayer, batch_size: int) -> None:
+    for name in order:
+        x_f = _capture_input(fmodel, name, calib, batch_size)
+        x_q = _capture_input(qmodel, name, calib, batch_size)
+        on_layer(name, x_f, x_q if not torch.equal(x_f, x_q) else x_f)
+
+
+def _forward_order(model: nn.Module, example: Tensor, names: list[str]) -> list[str]:
+    """Target module names in the order of their first call in a forward pass."""
+    order: list[str] = []
+    handles = []
+    for name in names:
+
+        def hook(mod: nn.Module, args: tuple, name: str = name) -> None:
+            if name not in order:
+                order.append(name)
+
+        handles.append(model.get_submodule(name).register_forward_pre_hook(hook))
+    try:
+        model(example)
+    finally:
+        for h in handles:
+            h.remove()
+    return order
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def float32_bytes(model: nn.Module) -> int:
+    """Bytes of the model's state dict with every floating tensor stored as float32 (the baseline size)."""
+    return sum(t.numel() * (4 if t.is_floating_point() else t.element_size()) for t in model.state_dict().values())
+
+
+def quantize_model(
+    model: nn.Module,
+    calib: Tensor,
+    spec: QuantSpec,
+    *,
+    batch_size: int = 32,
+    progress: bool = True,
+    data_form_bytes: int = DATA_FORM_BYTES,
+) -> QuantResult:
+    """Quantize every Conv2d / Linear of `model` (not matching spec.skip) in forward order.
+
+    calib: the preprocessed calibration images (one batch tensor, on the device to use). The input
+    model is not modified; the result holds a copy whose weights are the dequantized codes.
+    batch_size bounds how many images are unfolded at once when Gram matrices are accumulated.
+    """
+    if not isinstance(calib, Tensor) or calib.dim() < 2 or calib.shape[0] == 0:
+        raise LaqError("calibration data must be a non-empty batch tensor; check calibration_images.")
+    float_bytes = float32_bytes(model)
+    fmodel = copy.deepcopy(model).eval()
+    calib = calib.detach().clone()
+    with torch.no_grad():
+        folded = fold_batchnorm(fmodel, calib[:4]) if spec.fold_bn else []
+        qmodel = copy.deepcopy(fmodel).eval()
+        names = [n for n, m in fmodel.named_modules() if isinstance(m, QUANTIZABLE) and not spec.skips(n)]
+        graph, order = _trace(fmodel, names)
+        traced = graph is not None
+        if not traced:
+            order = _forward_order(fmodel, calib[:1], names)
+        if not order:
+            raise LaqError("the model has no Conv2d/Linear layer to quantize (check the spec's skip patterns).")
+        bits = dict(zip(order, spec.layer_bits(len(order))))
+        index = {name: i for i, name in enumerate(order)}
+        records: list[LayerResult] = []
+        bar = tqdm(total=len(order), desc=f"quantize {spec.method}", unit="layer", disable=not progress, mininterval=1)
+
+        def on_layer(name: str, x_f: Tensor, x_q: Tensor) -> tuple[Tensor, Tensor]:
+            f_layer, q_layer = fmodel.get_submodule(name), qmodel.get_submodule(name)
+            job = _LayerJob(name, index[name], bits[name], spec, batch_size, data_form_bytes)
+            rec = _quantize_layer(job, f_layer, q_layer, x_f, x_q)
+            out_f, out_q = f_layer(x_f), q_layer(x_q)
+            rec.rel_error = _relative_error(f_layer, out_f, out_q)
+            records.append(rec)
+            bar.set_postfix_str(f"{name} err={rec.rel_error:.3g}", refresh=False)
+            bar.update()
+            return out_f, out_q
+
+        try:
+            if traced:
+                _run_lockstep(graph, fmodel, qmodel, calib, set(order), on_layer)
+            else:
+                _run_by_prefix(fmodel, qmodel, calib, order, on_layer, batch_size)
+        finally:
+            bar.close()
+    done = {r.name for r in records}
+    missing = [n for n in order if n not in done]
+    if missing:
+        raise LaqError(f"layers {', '.join(missing)} were never called in the forward pass; add them to skip.")
+    records.sort(key=lambda r: index[r.name])
+    return QuantResult(qmodel, spec, records, folded, float_bytes, traced)
+
+
+def _trace(model: nn.Module, names: list[str]) -> tuple[fx.Graph | None, list[str]]:
+    """fx graph and the targets in forward order, or (None, []) if tracing fails or misses a target."""
+    try:
+        graph = fx.symbolic_trace(model).graph
+    except Exception as e:  # noqa: BLE001 - any tracing failure means "use the fallback"
+        log.warning("fx tracing failed (%s: %s); falling back to re-running the network prefix per layer (slow)", type(e).__name__, e)
+        return None, []
+    wanted = set(names)
+    order: list[str] = []
+    for n in graph.nodes:
+        if n.op == "call_module" and n.target in wanted and n.target not in order:
+            order.append(n.target)
+    unreached = wanted - set(order)
+    if unreached:
+        log.warning(
+            "fx graph does not call %s as modules; falling back to re-running the network prefix per layer (slow)",
+            ", ".join(sorted(unreached)),
+        )
+        return None, []
+    return graph, order
