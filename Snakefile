@@ -4,7 +4,12 @@
 #      snakemake --cores 4 --configfile presets/smoke.yaml
 #      snakemake --profile slurm      (cluster; see slurm/config.yaml)
 
-configfile: "config.yaml"
+# The defaults live beside this file, so runs from another working directory (--directory) still find them;
+# --configfile files are merged on top.
+configfile: f"{workflow.basedir}/config.yaml"
+
+
+report: "report/workflow.rst"
 
 
 include: "rules/common.smk"

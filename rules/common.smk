@@ -20,7 +20,7 @@ if config["subsets"].get("file"):
     try:
         SUBSET_IDS += [
             f"file-k{config['subsets']['size']}-{i:02d}"
-            for i in range(len(read_subsets_file(config["subsets"]["file"], None)))
+            for i in range(len(read_subsets_file(config["subsets"]["file"], None, size=config["subsets"]["size"])))
         ]
     except LaqError as e:
         sys.exit(f"config error: {e}")
@@ -31,6 +31,13 @@ wildcard_constraints:
     subset=r"(similar|dissimilar|random|file)-k\d+-\d+",
     spec="|".join(re.escape(s) for s in SPEC_NAMES),
     mode="all|sub",
+
+
+def study_hash(spec):
+    """Hash of the config a table of `spec` depends on (plots, resources and other specs left out)."""
+    keep = {k: v for k, v in config.items() if k not in ("plots", "resources", "threads", "quantization")}
+    keep["quantization"] = {**config["quantization"], "specs": [SPECS[spec]]}
+    return config_hash(keep)
 
 
 def heavy(threads=1, mem_scale=1.0, time_scale=1.0):
@@ -57,6 +64,11 @@ def section(*keys):
 def sidecar(path):
     """The JSON sidecar of a checkpoint (architecture, classes, provenance)."""
     return path.rsplit(".", 1)[0] + ".json"
+
+
+def svg(path):
+    """The SVG written beside every PNG figure."""
+    return path.rsplit(".", 1)[0] + ".svg"
 
 
 def layer_table(path):

@@ -9,7 +9,8 @@ rule plot_accuracy:
         P.table,
     output:
         figure=report(P.accuracy_figure, category="Accuracy vs distance", caption="../report/accuracy_vs_distance.rst"),
-        statistics=report(P.statistics, category="Statistics", caption="../report/statistics.rst"),
+        figure_svg=svg(P.accuracy_figure),
+        statistics=report(P.statistics, category="Accuracy statistics", caption="../report/statistics.rst"),
     params:
         rc=config["plots"].get("rc", {}),
         seed=config["seed"],
@@ -29,6 +30,7 @@ rule plot_spec:
     output:
         drop=report(P.result_figure("quant_drop"), category="Quantization drop", caption="../report/quant_drop.rst"),
         gain=report(P.result_figure("aware_gain"), category="Label-aware gain", caption="../report/aware_gain.rst"),
+        svgs=[svg(P.result_figure(k)) for k in ("quant_drop", "aware_gain")],
     params:
         rc=config["plots"].get("rc", {}),
         spec=lambda wc: SPECS[wc.spec],
@@ -46,6 +48,7 @@ rule plot_bits:
         expand(P.table, spec=SPEC_NAMES),
     output:
         report(P.bits_figure, category="Bits vs accuracy", caption="../report/bits_vs_accuracy.rst"),
+        svg(P.bits_figure),
     params:
         rc=config["plots"].get("rc", {}),
         specs=SPEC_NAMES,

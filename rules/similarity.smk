@@ -66,8 +66,10 @@ rule plot_similarity:
         train=P.train,
     output:
         [report(f, category="Class similarity", caption=f"../report/similarity_{f.rsplit('_', 1)[1][:-4]}.rst") for f in similarity_figures()],
+        [svg(f) for f in similarity_figures()],
     params:
         rc=config["plots"].get("rc", {}),
+        method=config["similarity"]["method"],
     resources:
         **LIGHT,
     log:

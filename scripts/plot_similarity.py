@@ -12,7 +12,7 @@ with job(snakemake) as log:
     apply_style(snakemake.params.rc)
     inp = snakemake.input
     kl, names = np.load(inp.matrix), read_json(inp.classes)["names"]
-    for path in snakemake.output:
+    for path in (p for p in snakemake.output if p.endswith(".png")):
         kind = Path(path).stem.rsplit("_", 1)[1]
         if kind == "heatmap":
             plots.plot_heatmap(kl, names, path)
@@ -21,7 +21,8 @@ with job(snakemake) as log:
             plots.plot_pairs(kl, names, train.images, train.labels, path)
         elif kind == "embedding":
             pts = np.load(inp.points)
-            plots.plot_embedding(pts["points"], pts["labels"], names, path)
+            axis = "PC" if snakemake.params.method == "pca_gaussian" else "UMAP"
+            plots.plot_embedding(pts["points"], pts["labels"], names, path, axis_name=axis)
         elif kind == "histogram":
             plots.plot_histogram(kl, path)
         log.info("wrote %s", path)

@@ -15,13 +15,12 @@ import matplotlib
 import numpy as np
 from matplotlib import colors as mcolors
 from matplotlib import patheffects
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 from scipy.cluster.hierarchy import dendrogram, leaves_list, linkage
 from scipy.spatial.distance import squareform
 
-from laq.io import atomic_path
+from laq.plots.style import figure_paths, new_figure, save_figure  # noqa: F401 - figure_paths re-exported
 
 _MEDIAN_COLOUR = "#c0392b"
 
@@ -30,28 +29,7 @@ _MEDIAN_COLOUR = "#c0392b"
 
 
 def _new_figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def figure_paths(path: str | os.PathLike) -> tuple[Path, Path]:
-    """(`.png`, `.svg`) paths for `path` given with or without a .png/.svg suffix."""
-    p = Path(path)
-    base = p.with_suffix("") if p.suffix.lower() in (".png", ".svg") else p
-    return base.with_name(base.name + ".png"), base.with_name(base.name + ".svg")
-
-
-def save_figure(fig: Figure, path: str | os.PathLike, *, min_dpi: float = 150) -> tuple[Path, Path]:
-    """Write `fig` as PNG (at least `min_dpi`) and SVG, atomically and without timestamps."""
-    png, svg = figure_paths(path)
-    dpi = max(float(min_dpi), float(fig.dpi))
-    with matplotlib.rc_context({"svg.hashsalt": "laq"}):
-        with atomic_path(png) as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-        with atomic_path(svg) as tmp:
-            fig.savefig(tmp, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
-    return png, svg
+    return new_figure(width, height)
 
 
 def _symmetric(kl: np.ndarray) -> np.ndarray:
@@ -133,6 +111,7 @@ def plot_heatmap(
     ax_cb = fig.add_subplot(grid[1, 1])
 
     im = ax.imshow(shown, cmap=cmap, norm=norm, interpolation="nearest", aspect="equal")
+    ax.grid(False)  # the default style's grid would draw over the matrix
     step = max(1, int(np.ceil(c / 150)))
     ticks = np.arange(0, c, step)
     font = _tick_font(c / step)

@@ -1,0 +1,227 @@
+"""Statistics behind the result figures: the a·log(b·x)+c fit, Spearman's rho and means with bootstrap CIs.
+
+Conventions
+-----------
+* Non-finite pairs (NaN/inf in x or y) are dropped before anything is computed.
+* Confidence intervals are 95 % bootstrap percentile intervals (pairs are resampled together),
+  computed vectorised from `np.random.default_rng(seed)`, so they are reproducible.
+* Whatever is undefined (too few points, constant input) is NaN, never an exception.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from laq.io import atomic_path
+
+_CHUNK = 1 << 22  # elements per bootstrap block: bounds memory for large tables
+
+
+# ------------------------------------------------------------------------------------------ log fit
+
+
+@dataclass(frozen=True)
+class LogFit:
+    """Least-squares fit of y = a·log(b·x) + c, or the reason there is none.
+
+    a·log(b·x)+c equals a·log(x) + (a·log(b) + c): only the slope `a` and the sum are identified.
+    Convention: b = 1/median(x), so `c` is the fitted y at the median x and `a` is the change of y
+    per e-fold (×2.718) of x.
+    """
+
+    a: float = float("nan")
+    b: float = float("nan")
+    c: float = float("nan")
+    r2: float = float("nan")
+    n: int = 0
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+    @property
+    def params(self) -> tuple[float, float, float] | None:
+        return (self.a, self.b, self.c) if self.ok else None
+
+    def __call__(self, x: np.ndarray | float) -> np.ndarray:
+        return self.a * np.log(self.b * np.asarray(x, dtype=np.float64)) + self.c
+
+
+def _finite_pairs(x, y) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"x and y differ in length ({x.size} vs {y.size})")
+    keep = np.isfinite(x) & np.isfinite(y)
+    return x[keep], y[keep]
+
+
+def log_fit(x, y) -> LogFit:
+    """Fit y = a·log(b·x) + c by ordinary least squares on log x (see LogFit for the convention on b).
+
+    No fit (LogFit.reason says why) when x has a non-positive value, or fewer than 3 distinct values
+    among the finite (x, y) pairs.
+    """
+    x, y = _finite_pairs(x, y)
+    if np.any(x <= 0):
+        return LogFit(n=int(x.size), reason=f"{int(np.sum(x <= 0))} non-positive distance(s): log(x) is undefined")
+    distinct = np.unique(x).size
+    if distinct < 3:
+        return LogFit(n=int(x.size), reason=f"only {distinct} distinct distance value(s) with finite accuracy; need 3")
+    b = 1.0 / float(np.median(x))
+    u = np.log(b * x)  # centred near 0: well conditioned
+    design = np.column_stack([u, np.ones_like(u)])
+    (a, c), *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - (a * u + c)
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else float("nan")
+    return LogFit(float(a), b, float(c), r2, int(x.size))
+
+
+def fit_log_curve(x, y) -> tuple[float, float, float] | None:
+    """(a, b, c) of y = a·log(b·x) + c with b = 1/median(x), or None; `log_fit` also gives the reason."""
+    return log_fit(x, y).params
+
+
+# ----------------------------------------------------------------------------------------- bootstrap
+
+
+def _rows_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row pair; NaN for rows where either is constant."""
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    den = np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1))
+    num = np.sum(a * b, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(den > 1e-12 * np.maximum(1.0, np.abs(num)), num / den, np.nan)
+    return np.clip(r, -1.0, 1.0)
+
+
+def _rank_rows(m: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return rankdata(m, axis=-1)  # average ranks for ties, as Spearman's rho uses
+
+
+def _boot_indices(rng: np.random.Generator, n: int, n_boot: int):
+    rows = max(1, _CHUNK // max(n, 1))
+    done = 0
+    while done < n_boot:
+        k = min(rows, n_boot - done)
+        yield rng.integers(0, n, size=(k, n))
+        done += k
+
+
+def _percentile_ci(samples: np.ndarray) -> tuple[float, float]:
+    s = samples[np.isfinite(samples)]
+    if s.size == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(s, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def spearman(x, y) -> float:
+    """Spearman's rank correlation of the finite pairs; NaN with fewer than 2 pairs or a constant input."""
+    x, y = _finite_pairs(x, y)
+    if x.size < 2:
+        return float("nan")
+    return float(_rows_pearson(_rank_rows(x[None]), _rank_rows(y[None]))[0])
+
+
+def spearman_with_ci(x, y, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """(rho, low, high): Spearman's rho and its 95 % bootstrap percentile CI (pairs resampled together).
+
+    NaN where undefined: rho with < 2 pairs or constant x or y; the CI also with < 3 pairs. Resamples
+    that happen to be constant are left out of the percentiles.
+    """
+    x, y = _finite_pairs(x, y)
+    rho = spearman(x, y)
+    if not np.isfinite(rho) or x.size < 3:
+        return rho, float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    boots = [_rows_pearson(_rank_rows(x[idx]), _rank_rows(y[idx])) for idx in _boot_indices(rng, x.size, n_boot)]
+    lo, hi = _percentile_ci(np.concatenate(boots))
+    return rho, lo, hi
+
+
+def mean_with_ci(v, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high) of the finite values with a 95 % bootstrap percentile CI.
+
+    NaN for no values; the CI is NaN for a single value and zero-width for constant values.
+    """
+    v = np.asarray(v, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    if v.size == 1:
+        return float(v[0]), float("nan"), float("nan")
+    if np.all(v == v[0]):
+        return float(v[0]), float(v[0]), float(v[0])
+    rng = np.random.default_rng(seed)
+    boots = [v[idx].mean(axis=1) for idx in _boot_indices(rng, v.size, n_boot)]
+    lo, hi = _percentile_ci(np.concatenate(boots))
+    return float(v.mean()), lo, hi
+
+
+# ---------------------------------------------------------------------------------- figure statistics
+
+VARIANTS = ("original", "quant_aware", "quant_agnostic", "finetuned", "finetuned_quant")  # as laq.stages.VARIANTS
+# Paired differences reported next to the variants: (name, minuend, subtrahend).
+DIFFERENCES = (
+    ("quant_aware-quant_agnostic", "quant_aware", "quant_agnostic"),  # label-aware gain
+    ("finetuned_quant-finetuned", "finetuned_quant", "finetuned"),  # cost of quantizing the fine-tuned model
+)
+STAT_COLUMNS = [
+    "mode", "kind", "variant", "n_subsets", "spearman_rho", "rho_ci_low", "rho_ci_high",
+    "mean_top1", "mean_ci_low", "mean_ci_high", "fit_a", "fit_b", "fit_c", "fit_r2", "fit_note",
+]
+
+
+def figure_statistics(table: pd.DataFrame, mode: str, seed: int, *, n_boot: int = 2000) -> pd.DataFrame:
+    """The numbers behind the accuracy-vs-distance figure of `mode` ("all" or "sub"), one row per series.
+
+    kind == "variant": top-1 of one variant. kind == "difference": the per-subset paired difference
+    named in `variant` (e.g. quant_aware-quant_agnostic, the label-aware gain), in percentage points.
+    Columns: n_subsets (finite pairs), Spearman's rho between dist_median and the value with its 95 % CI,
+    mean_top1 (mean of the value) with its 95 % CI, and the a·log(b·x)+c fit (b = 1/median distance;
+    fit_note says why there is none). Variants missing from the table are left out.
+    """
+    if mode not in ("all", "sub"):
+        raise ValueError(f"mode must be 'all' or 'sub', not {mode!r}")
+    x = pd.to_numeric(table["dist_median"], errors="coerce").to_numpy(np.float64) if "dist_median" in table else None
+    series: list[tuple[str, str, np.ndarray]] = []
+    col = lambda v: f"{v}_top1_{mode}"  # noqa: E731
+    for v in VARIANTS:
+        if col(v) in table:
+            series.append(("variant", v, pd.to_numeric(table[col(v)], errors="coerce").to_numpy(np.float64)))
+    for name, a, b in DIFFERENCES:
+        if col(a) in table and col(b) in table:
+            diff = pd.to_numeric(table[col(a)], errors="coerce") - pd.to_numeric(table[col(b)], errors="coerce")
+            series.append(("difference", name, diff.to_numpy(np.float64)))
+    rows = []
+    for kind, name, y in series:
+        xs = x if x is not None else np.full_like(y, np.nan)
+        finite = np.isfinite(xs) & np.isfinite(y)
+        rho, rlo, rhi = spearman_with_ci(xs, y, n_boot=n_boot, seed=seed)
+        m, mlo, mhi = mean_with_ci(y, n_boot=n_boot, seed=seed)
+        fit = log_fit(xs, y)
+        rows.append(
+            {
+                "mode": mode, "kind": kind, "variant": name, "n_subsets": int(finite.sum()),
+                "spearman_rho": rho, "rho_ci_low": rlo, "rho_ci_high": rhi,
+                "mean_top1": m, "mean_ci_low": mlo, "mean_ci_high": mhi,
+                "fit_a": fit.a, "fit_b": fit.b, "fit_c": fit.c, "fit_r2": fit.r2, "fit_note": fit.reason or "",
+            }
+        )
+    return pd.DataFrame(rows, columns=STAT_COLUMNS)
+
+
+def write_statistics(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write the statistics table as CSV (6 significant digits, NaN as empty), atomically."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")

@@ -1,0 +1,238 @@
+import runpy
+from pathlib import Path
+
+import matplotlib
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from laq.io import LaqError
+from laq.plots import results as R
+from laq.plots.style import VARIANT_STYLES, apply_style, figure_paths, save_figure
+
+REPO = Path(__file__).resolve().parent.parent
+VARIANTS = tuple(VARIANT_STYLES)
+
+
+def synthetic_table(n_per: int = 4, *, seed: int = 0, method: str = "gpfq", bits=4, spec: str = "gpfq4") -> pd.DataFrame:
+    """A table with the exact columns of laq.stages.table_row + write_table: 3 strategies x n_per subsets."""
+    rng = np.random.default_rng(seed)
+    ranges = {"similar": (0.3, 3.0), "random": (5.0, 30.0), "dissimilar": (40.0, 90.0)}
+    rows = []
+    for strategy, (lo, hi) in ranges.items():
+        for i in range(n_per):
+            d = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+            ld = np.log(d)
+            level = {"original": 78 + 3 * ld, "quant_aware": 72 + 5 * ld, "quant_agnostic": 70 + 5.3 * ld,
+                     "finetuned": 90 + 2 * ld, "finetuned_quant": 84 + 3.5 * ld}
+            row = {
+                "subset": f"{strategy}-k10-{i:02d}", "strategy": strategy, "size": 10,
+                "classes": " ".join(map(str, sorted(rng.choice(100, 10, replace=False)))),
+                "class_names": " ".join(f"class_{j}" for j in range(10)),
+                "dist_min": d / 4, "dist_max": 3 * d, "dist_mean": 1.4 * d, "dist_median": d,
+            }
+            for v in VARIANTS:
+                top1 = float(np.clip(level[v] + rng.normal(0, 2.5), 0, 100))
+                row.update({f"{v}_top1_all": top1, f"{v}_top5_all": min(100.0, top1 + 15),
+                            f"{v}_top1_sub": min(100.0, top1 + 6), f"{v}_top5_sub": min(100.0, top1 + 20)})
+            row.update(sparsity=0.3, size_bytes=123456, compression=7.9, method=method, bits=bits,
+                       spec=spec, model="resnet8", dataset="glyphs100", seed=0, config_hash="0123456789abcdef")
+            rows.append(row)
+    return pd.DataFrame(rows).sort_values("subset", kind="stable").reset_index(drop=True)
+
+
+@pytest.fixture(autouse=True)
+def style():
+    with matplotlib.rc_context():
+        apply_style({"figure.dpi": 100, "font.size": 9})
+        yield
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return synthetic_table()
+
+
+def check_figure(path: Path) -> tuple[int, int]:
+    """PNG and SVG both written, non-empty and decodable; returns the PNG's (height, width)."""
+    png, svg = figure_paths(path)
+    assert png.stat().st_size > 5000 and svg.stat().st_size > 5000
+    assert "<svg" in svg.read_text()[:2000]
+    image = mpimg.imread(png)
+    assert image.ndim == 3 and image.shape[2] in (3, 4)
+    h, w = image.shape[:2]
+    assert h > 300 and w > 300
+    leftovers = [p.name for p in png.parent.iterdir() if p.name.startswith(".")]
+    assert not leftovers, leftovers
+    return h, w
+
+
+# -------------------------------------------------------------------------------------------- style
+
+
+def test_variant_styles_are_distinct():
+    assert VARIANT_STYLES["quant_aware"].label == "quantized (label-aware)"
+    assert VARIANT_STYLES["finetuned_quant"].label == "fine-tuned + quantized"
+    assert len({s.colour for s in VARIANT_STYLES.values()}) == len({s.marker for s in VARIANT_STYLES.values()}) == 5
+
+
+def test_apply_style_sets_defaults_then_user_rc():
+    apply_style({"font.size": 11, "axes.grid": False})
+    rc = matplotlib.rcParams
+    assert matplotlib.get_backend().lower() == "agg"
+    assert rc["font.size"] == 11 and rc["axes.grid"] is False
+    assert rc["axes.spines.top"] is False and rc["axes.spines.right"] is False
+
+
+def test_apply_style_rejects_unknown_key_and_bad_value():
+    with pytest.raises(LaqError, match="'font.sise'.*font.size"):
+        apply_style({"font.sise": 9})
+    with pytest.raises(LaqError, match="'figure.dpi'"):
+        apply_style({"figure.dpi": "lots"})
+    assert matplotlib.rcParams["font.size"] == 9  # nothing was applied
+
+
+def test_save_figure_writes_both_and_closes_pyplot_figures(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(3, 2))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    png, svg = save_figure(fig, tmp_path / "f.svg")
+    assert (png.name, svg.name) == ("f.png", "f.svg") and png.exists() and svg.exists()
+    assert not plt.fignum_exists(fig.number)
+
+
+# ------------------------------------------------------------------------------------------ figures
+
+
+def test_accuracy_vs_distance(tmp_path, table):
+    # mode "sub" runs in test_scripts_follow_rules_plots_smk
+    assert R.plot_accuracy_vs_distance(table, "all", tmp_path / "acc.png", title="resnet8 on glyphs100") == []
+    h, w = check_figure(tmp_path / "acc.png")
+    assert w > h  # landscape, legend beside the axes
+    assert w >= 7.4 * 150 * 0.8  # saved at 150 dpi at least
+    with pytest.raises(ValueError, match="mode"):
+        R.plot_accuracy_vs_distance(table, "top5", tmp_path / "bad.png", title="t")
+
+
+def test_spec_figures_and_bits(tmp_path, table):
+    assert R.plot_quant_drop(table, tmp_path / "drop.png", title="t") == []
+    assert R.plot_aware_gain(table, tmp_path / "gain.png", title="t") == []
+    check_figure(tmp_path / "drop.png")
+    h12, _ = check_figure(tmp_path / "gain.png")
+    R.plot_aware_gain(synthetic_table(8, seed=1), tmp_path / "gain24.png", title="t")
+    h24, _ = check_figure(tmp_path / "gain24.png")
+    assert h24 > 1.4 * h12  # one row per subset
+    tables = {
+        "gpfq4": table,
+        "rtn-asc": synthetic_table(seed=3, method="rtn", bits="asc", spec="rtn-asc"),
+        "gpfq-list": synthetic_table(seed=4, bits="[4, 4, 3, 5]", spec="gpfq-list"),
+    }
+    assert R.plot_bits_vs_accuracy(tables, tmp_path / "bits.png", title="t") == []
+    check_figure(tmp_path / "bits.png")
+
+
+def test_degenerate_tables_still_give_figures(tmp_path, table):
+    same = table.assign(dist_median=7.0)  # all x equal: no fit
+    warnings = R.plot_accuracy_vs_distance(same, "all", tmp_path / "same.png", title="t")
+    assert len(warnings) == 5 and all("fit" in w and "distinct" in w for w in warnings)
+    check_figure(tmp_path / "same.png")
+
+    two = table.iloc[:2]  # two subsets: points but no fits
+    assert len(R.plot_quant_drop(two, tmp_path / "two.png", title="t")) == 3
+    check_figure(tmp_path / "two.png")
+
+    holes = table.drop(columns=["finetuned_top1_all"])
+    holes.loc[:5, "dist_median"] = np.nan
+    holes["quant_agnostic_top1_all"] = np.nan
+    holes.loc[0, "dist_median"] = 0.0  # non-positive: linear axis, no fit
+    warnings = R.plot_accuracy_vs_distance(holes, "all", tmp_path / "holes.png", title="t")
+    assert any(w.startswith("quant_agnostic: no subset") for w in warnings)
+    assert any("non-positive" in w for w in warnings)
+    assert any("finetuned_top1_all" in w and "missing" in w for w in warnings)
+    check_figure(tmp_path / "holes.png")
+
+    empty = table.iloc[:0]
+    assert R.plot_aware_gain(empty, tmp_path / "e1.png", title="t") == ["the table has no subsets"]
+    assert R.plot_bits_vs_accuracy({"a": empty}, tmp_path / "e2.png", title="t")
+    for name in ("e1", "e2"):
+        check_figure(tmp_path / f"{name}.png")
+
+
+# ------------------------------------------------------------------------------------------ labels
+
+
+@pytest.mark.parametrize(
+    "bits,label",
+    [(4, "4 bits"), ("8", "8 bits"), (3.0, "3 bits"), ("asc", "3→5 bits (asc)"), ("desc", "5→3 bits (desc)"),
+     ("[4, 4, 3]", "per-layer 3–4 bits (mean 3.7)"), ([5, 5], "5 bits"), (None, "bits unknown")],
+)
+def test_bits_label(bits, label):
+    assert R.bits_label(bits) == label
+
+
+def test_titles_from_table_or_path(table):
+    path = "results/glyphs100/tables/resnet8_gpfq4.csv"
+    assert R.figure_title(table, path, "gpfq4") == "resnet8 on glyphs100 · gpfq4 (GPFQ, 4 bits)"
+    bare = table.drop(columns=["model", "dataset"])
+    assert R.table_context(bare, "results/cifar100/tables/resnet_50_gpfq-mp-asc.csv", "gpfq-mp-asc") == ("resnet_50", "cifar100")
+    assert R.figure_title(bare, path, "gpfq4", {"method": "rtn", "bits": "asc"}) == "resnet8 on glyphs100 · gpfq4 (RTN, 3→5 bits (asc))"
+
+
+def test_read_table_errors(tmp_path):
+    with pytest.raises(LaqError, match="does not exist"):
+        R.read_table(tmp_path / "nope.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(LaqError, match="unreadable"):
+        R.read_table(tmp_path / "empty.csv")
+    pd.DataFrame({"subset": ["a"]}).to_csv(tmp_path / "old.csv", index=False)
+    with pytest.raises(LaqError, match="dist_median"):
+        R.read_table(tmp_path / "old.csv")
+
+
+# ------------------------------------------------------------------------------------------ scripts
+
+
+class _Named(list):
+    def __init__(self, items=(), **named):
+        super().__init__(list(items) + list(named.values()))
+        self.__dict__.update(named)
+
+
+class _Job:
+    def __init__(self, rule, input, output, params, wildcards, log):
+        self.rule, self.threads = rule, 1
+        self.input, self.output, self.params, self.wildcards, self.log = input, output, params, wildcards, log
+
+
+@pytest.mark.slow  # imports torch through laq.workflow (~2-3 s); the rest of this file takes a few seconds
+def test_scripts_follow_rules_plots_smk(tmp_path):
+    """The three scripts run with the inputs/outputs/params/wildcards that rules/plots.smk gives them."""
+    root = tmp_path / "results" / "glyphs100"
+    specs = {"gpfq4": {"name": "gpfq4", "method": "gpfq", "bits": 4}, "rtn-asc": {"name": "rtn-asc", "method": "rtn", "bits": "asc"}}
+    tables = []
+    for i, (name, spec) in enumerate(specs.items()):
+        t = synthetic_table(seed=i, method=spec["method"], bits=spec["bits"], spec=name).drop(columns=["model", "dataset"])
+        tables.append(root / "tables" / f"resnet8_{name}.csv")
+        tables[-1].parent.mkdir(parents=True, exist_ok=True)
+        t.to_csv(tables[-1], index=False)
+    rc = {"figure.dpi": 100}
+    fig, logs = root / "figures", root / "logs"
+    logs.mkdir(parents=True)
+    runpy.run_path(str(REPO / "scripts" / "plot_accuracy.py"), init_globals={"snakemake": _Job(
+        "plot_accuracy", _Named([str(tables[0])]),
+        _Named(figure=str(fig / "resnet8_gpfq4_sub_median.png"), statistics=str(root / "tables" / "resnet8_gpfq4_sub_statistics.csv")),
+        _Named(rc=rc, seed=0, spec=specs["gpfq4"]), _Named(spec="gpfq4", mode="sub"), _Named([str(logs / "acc.log")]))})
+    runpy.run_path(str(REPO / "scripts" / "plot_spec.py"), init_globals={"snakemake": _Job(
+        "plot_spec", _Named([str(tables[1])]),
+        _Named(drop=str(fig / "resnet8_rtn-asc_quant_drop.png"), gain=str(fig / "resnet8_rtn-asc_aware_gain.png")),
+        _Named(rc=rc, spec=specs["rtn-asc"]), _Named(spec="rtn-asc"), _Named([str(logs / "spec.log")]))})
+    runpy.run_path(str(REPO / "scripts" / "plot_bits.py"), init_globals={"snakemake": _Job(
+        "plot_bits", _Named([str(p) for p in tables]), _Named([str(fig / "resnet8_bits_vs_accuracy.png")]),
+        _Named(rc=rc, specs=list(specs)), _Named(), _Named([str(logs / "bits.log")]))})
+    for stem in ("resnet8_gpfq4_sub_median", "resnet8_rtn-asc_quant_drop", "resnet8_rtn-asc_aware_gain", "resnet8_bits_vs_accuracy"):
+        check_figure(fig / f"{stem}.png")
+    stats = pd.read_csv(root / "tables" / "resnet8_gpfq4_sub_statistics.csv")
+    assert len(stats) == 7 and set(stats["mode"]) == {"sub"}
+    assert "wrote" in (logs / "acc.log").read_text() and "wrote" in (logs / "bits.log").read_text()
