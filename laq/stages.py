@@ -14,7 +14,7 @@ from safetensors.numpy import save_file as save_np
 from laq.data.store import Split
 from laq.data.transforms import channel_stats
 from laq.evaluate import predict_logits, subset_metrics, topk_accuracy
-from laq.io import LaqError, atomic_path
+from laq.io import LaqError, atomic_path, package_versions
 from laq.models.sources import load_base
 from laq.train import TrainSettings, train_classifier
 from laq.workflow import preprocess_for
@@ -106,8 +106,12 @@ def table_row(
     agnostic_logits: tuple[np.ndarray, np.ndarray],
     finetuned: dict[str, Any],
     quantized: dict[str, Any],
+    checkpoints: dict[str, str],
 ) -> dict[str, Any]:
-    """One row of the accuracy table: the subset, its distances, every variant's accuracies."""
+    """One row of the accuracy table: the subset, its distances, every variant's accuracies.
+
+    `checkpoints` holds the sha256 of the base and label-agnostic checkpoints (keys base, agnostic).
+    """
     classes = manifest["classes"]
     row: dict[str, Any] = {
         "subset": manifest["id"],
@@ -129,12 +133,21 @@ def table_row(
             row[f"{v}_{m}"] = round(float(found[v][m]), 4)
     for k in ("sparsity", "size_bytes", "compression", "method", "bits"):
         row[k] = quantized[k]
+    # sha256 (first 12 hex digits) of every checkpoint the row came from
+    hashes = {
+        "original": checkpoints["base"],
+        "quant_aware": quantized["provenance"]["inputs"]["aware"],
+        "quant_agnostic": checkpoints["agnostic"],
+        "finetuned": finetuned["provenance"]["inputs"]["model"],
+        "finetuned_quant": quantized["provenance"]["inputs"]["finetuned"],
+    }
+    row["checkpoints_sha256"] = " ".join(f"{v}:{hashes[v][:12]}" for v in VARIANTS)
     return row
 
 
 def write_table(path: str, rows: list[dict[str, Any]], extra: dict[str, Any]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
-    for k, v in extra.items():
+    for k, v in {**extra, "packages": " ".join(f"{k}={v}" for k, v in package_versions().items())}.items():
         df[k] = v
     df = df.sort_values("subset", kind="stable").reset_index(drop=True)
     with atomic_path(path) as tmp:
@@ -160,12 +173,16 @@ def quantize_checkpoint(
     *,
     batch_size: int,
     device: str,
+    seed: int = 0,
 ):
-    """Quantize `model` with the preprocessed calibration images; returns laq.quant's QuantResult."""
+    """Quantize `model` with the preprocessed calibration images; returns laq.quant's QuantResult.
+
+    `seed` (the study seed) drives patch sub-sampling and stochastic rounding unless the spec sets its own.
+    """
     from laq.quant import QuantSpec, quantize_model
 
     calib = preprocess_for(meta)(torch.from_numpy(calib_images))
-    qspec = QuantSpec.from_dict({k: v for k, v in spec.items() if k != "name"})
+    qspec = QuantSpec.from_dict({"seed": seed, **{k: v for k, v in spec.items() if k != "name"}})
     return quantize_model(model.to(device), calib.to(device), qspec, batch_size=batch_size)
 
 

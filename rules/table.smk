@@ -6,6 +6,8 @@ rule table:
         quantized=lambda wc: expand(P.quant_eval, spec=wc.spec, subset=SUBSET_IDS),
         base_logits=P.base_logits,
         agnostic_logits=P.agnostic_logits,
+        base=P.base,
+        agnostic=P.quant_agnostic,
     output:
         report(P.table, category="Tables", caption="../report/table.rst"),
     params:
@@ -14,7 +16,7 @@ rule table:
             "model": config["model"]["name"],
             "dataset": config["dataset"]["name"],
             "seed": config["seed"],
-            "config_hash": config_hash(config),
+            "config_hash": study_hash(wc.spec),
         },
     resources:
         **LIGHT,

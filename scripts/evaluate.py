@@ -7,7 +7,7 @@ from laq.workflow import job, resolve_device
 with job(snakemake) as log:
     inp, p = snakemake.input, snakemake.params
     manifest, test = read_json(inp.subset), load_split(inp.test)
-    out = {"subset": manifest["id"], "provenance": provenance(None, {"aware": inp.aware, "finetuned": inp.finetuned})}
+    out = {"subset": manifest["id"], "provenance": provenance(dict(p.items()), {"aware": inp.aware, "finetuned": inp.finetuned})}
     for variant, path in (("quant_aware", inp.aware), ("finetuned_quant", inp.finetuned)):
         model, meta = load_quantized_checkpoint(path)
         out[variant] = evaluate_on_subset(model, meta, test, manifest["classes"], batch_size=p.batch_size, device=resolve_device(p.device))

@@ -13,4 +13,4 @@ with job(snakemake) as log:
     metrics = base_metrics(logits, test.labels, meta["classes"])
     log.info("base model: top-1 %.2f%%, top-5 %.2f%% on %d test images", metrics["top1"], metrics["top5"], len(test))
     save_logits(out.logits, logits, test.labels)
-    write_json(out.metrics, {**metrics, "model": meta["arch"], "provenance": provenance(None, {"model": inp.model, "test": inp.test})})
+    write_json(out.metrics, {**metrics, "model": meta["arch"], "provenance": provenance(dict(snakemake.params.items()), {"model": inp.model, "test": inp.test})})

@@ -11,4 +11,4 @@ with job(snakemake) as log:
     metrics = evaluate_on_subset(model, meta, load_split(inp.test), manifest["classes"],
                                  batch_size=snakemake.params.batch_size, device=resolve_device(snakemake.params.device))
     log.info("%s fine-tuned: %s", manifest["id"], metrics)
-    write_json(snakemake.output[0], {"subset": manifest["id"], "metrics": metrics, "provenance": provenance(None, {"model": inp.model})})
+    write_json(snakemake.output[0], {"subset": manifest["id"], "metrics": metrics, "provenance": provenance(dict(snakemake.params.items()), {"model": inp.model})})

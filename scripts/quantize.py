@@ -12,7 +12,7 @@ with job(snakemake) as log:
     key = manifest["id"] if manifest else "all"
     calib = calibration_images(load_split(inp.train), manifest and manifest["classes"], p.calibration_images, p.seed, key)
     log.info("quantizing %s with spec %s on %d calibration images (%s)", inp.model, p.spec, len(calib), key)
-    result = quantize_checkpoint(model, meta, calib, p.spec, batch_size=p.batch_size, device=resolve_device(p.device))
+    result = quantize_checkpoint(model, meta, calib, p.spec, batch_size=p.batch_size, device=resolve_device(p.device), seed=p.seed)
     write_layer_table(out.layers, result)
     save_quantized(out.model, result, {"spec": p.spec["name"]})
     meta.update(

@@ -25,3 +25,14 @@ def smoke_run(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("smoke")
     run_snakemake(work, "--cores", "2", "--configfile", str(REPO / "presets" / "smoke.yaml"))
     return work
+
+
+# Counts that reliability tests want printed at the end of the run (issue: "counts printed in the test output").
+SUMMARY: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SUMMARY:
+        terminalreporter.section("laq reliability summary")
+        for k, v in sorted(SUMMARY.items()):
+            terminalreporter.write_line(f"{k}: {v}")
