@@ -29,6 +29,7 @@ def make_base_model(
     model_cfg: dict[str, Any], train: Split, names: list[str], *, seed: int, device: str
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The study's "original" model: from its source, trained on the full training set if asked."""
+    torch.manual_seed(seed)  # the initial weights (and any new head) come from the global generator
     base = load_base(
         model_cfg["source"],
         len(names),

@@ -44,3 +44,18 @@ def test_preprocess_resizes_and_normalises():
     out = Preprocess(16, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))(x)
     assert out.shape == (1, 3, 16, 16)
     assert torch.allclose(out, torch.ones_like(out))
+
+
+def test_base_model_is_a_function_of_the_seed():
+    from laq.stages import make_base_model
+
+    cfg = {"source": "train", "depth": 8, "width": 4, "train": {"epochs": 1, "lr": 0.01, "batch_size": 32, "weight_decay": 0.0}}
+    data = _toy(10)
+
+    def weights(seed):
+        torch.manual_seed(1234 + seed * 7)  # whatever the global generator held before must not matter
+        m, _ = make_base_model(cfg, data, ["r", "g", "b", "y"], seed=seed, device="cpu")
+        return torch.cat([p.detach().flatten() for p in m.state_dict().values() if p.is_floating_point()])
+
+    assert torch.equal(weights(0), weights(0))
+    assert not torch.equal(weights(0), weights(1))
