@@ -1,0 +1,115 @@
+"""`snakemake --profile slurm` from the repository root, against a real (local, single-node) SLURM cluster.
+
+The cluster comes from tests/slurm_cluster.py: an existing one of this host that answers sinfo, else one
+started here (root only; slurm-wlm/munge are installed with apt when missing). Skipped when neither is
+possible. To run it against a real multi-node cluster, set LAQ_SLURM_SHARED_DIR to a directory all nodes see.
+"""
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+from slurm_cluster import SHARED_DIR_ENV, LocalSlurm
+
+pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+
+TIMEOUT = 360  # seconds for the whole workflow; it takes about 3.5 minutes on 2 cores
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    # jobs spend much of their time starting Python and Snakemake (twice: batch job and job step), so a
+    # node advertising twice the machine's CPUs finishes the run sooner
+    with LocalSlurm(oversubscribe=2) as cluster:
+        yield cluster
+
+
+def run_profile(workdir, *args, timeout=TIMEOUT):
+    """`snakemake --profile slurm ...` from the repository root; on timeout the process group is killed and
+    the jobs it submitted are cancelled. Returns (returncode or None on timeout, output, SLURM job ids)."""
+    cmd = [
+        sys.executable, "-m", "snakemake", "--profile", "slurm", "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir), *args,
+    ]
+    out_file = workdir / "snakemake.out"
+    with open(out_file, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+            os.killpg(proc.pid, signal.SIGINT)  # snakemake cancels its SLURM jobs on SIGINT
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    text = out_file.read_text(errors="replace")
+    job_ids = re.findall(r"submitted with SLURM jobid (\d+)", text)
+    if rc is None and job_ids:  # whatever SIGINT did not cancel
+        subprocess.run(["scancel", *job_ids], capture_output=True, timeout=30)
+    return rc, text, job_ids
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """tmp_path, or a fresh directory under $LAQ_SLURM_SHARED_DIR for a cluster whose nodes share it."""
+    shared = os.environ.get(SHARED_DIR_ENV)
+    if not shared:
+        return tmp_path
+    Path(shared).mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="laq-slurm-test-", dir=shared))
+
+
+def test_smoke_preset_through_slurm(slurm, workdir):
+    preset = REPO / "presets" / "smoke.yaml"
+    start = time.monotonic()
+    rc, out, job_ids = run_profile(
+        workdir,
+        "--configfile", str(preset),
+        # the profile's 40 s before the first status check suits a real cluster; small jobs want less
+        "--slurm-init-seconds-before-status-checks", "5",
+        "--slurm-keep-successful-logs",
+    )
+    elapsed = time.monotonic() - start
+    print(f"snakemake --profile slurm: {elapsed:.0f} s, {len(job_ids)} SLURM jobs")
+    context = f"\n{out[-6000:]}\n{slurm.log_tail()}"
+    assert rc is not None, f"timed out after {TIMEOUT} s (jobs cancelled: {job_ids}){context}"
+    assert rc == 0, f"snakemake failed ({rc}){context}"
+
+    # the compute jobs went through SLURM: one log per job under .snakemake/slurm_logs/rule_<rule>/.../<id>.log
+    assert job_ids, f"no job was submitted to SLURM{context}"
+    logs = {p.stem: p for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
+    assert set(job_ids) <= set(logs), f"SLURM logs {sorted(logs)} do not cover the jobs {job_ids}"
+    rules = {p.relative_to(workdir / ".snakemake" / "slurm_logs").parts[0] for p in logs.values()}
+    assert {"rule_prepare_data", "rule_train_base", "rule_finetune", "rule_quantize_aware"} <= rules, rules
+    if not slurm.reused:  # our own cluster: its controller logged the allocations
+        allocated = set(re.findall(r"sched: Allocate JobId=(\d+)", slurm.ctld_log.read_text(errors="replace")))
+        assert set(job_ids) <= allocated, f"slurmctld did not allocate {set(job_ids) - allocated}"
+
+    # the table: one row per subset, accuracies in percent
+    cfg = yaml.safe_load(preset.read_text())
+    n_subsets = sum(cfg["subsets"]["count"].values())
+    model = cfg["model"]["name"]
+    tables = sorted((workdir / "results" / cfg["dataset"]["name"] / "tables").glob(f"{model}_*.csv"))
+    tables = [t for t in tables if not t.stem.endswith("_statistics")]
+    assert sorted(t.stem[len(model) + 1 :] for t in tables) == sorted(s["name"] for s in cfg["quantization"]["specs"])
+    for table in tables:
+        with open(table, newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert len(rows) == n_subsets, table
+        top1 = [c for c in rows[0] if c.endswith("_top1_all")]
+        assert top1, f"no *_top1_all column in {table}: {list(rows[0])}"
+        for row in rows:
+            for c in top1:
+                assert 0 <= float(row[c]) <= 100, (table, c, row[c])
