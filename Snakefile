@@ -12,6 +12,10 @@ configfile: f"{workflow.basedir}/config.yaml"
 report: "report/workflow.rst"
 
 
+# Used with --sdm conda (e.g. on a cluster without a shared Python install); ignored otherwise.
+conda: "envs/laq.yaml"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/base.smk"
