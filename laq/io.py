@@ -38,6 +38,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def canonical_safetensors(path: str | os.PathLike) -> None:
+    """Rewrite a safetensors header with sorted keys, in place.
+
+    safetensors writes `__metadata__` from a hash map whose order changes from process to process, so
+    two saves of the same tensors and metadata differ in bytes; sorting makes checkpoints reproducible.
+    """
+    with open(path, "r+b") as f:
+        n = int.from_bytes(f.read(8), "little")
+        raw = f.read(n)
+        header = json.loads(raw)
+        new = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(new) > n:  # cannot happen for a re-ordering; keep the file as it is rather than break it
+            return
+        f.seek(8)
+        f.write(new + b" " * (n - len(new)))
+
+
 def _json_default(o: Any) -> Any:
     if isinstance(o, np.generic):
         return o.item()

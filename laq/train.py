@@ -94,7 +94,8 @@ def _train(model, data, preprocess, settings, *, seed, device, progress):
                 sched.step()
             total_loss += loss.item() * len(idx)
             correct += (out.argmax(1) == y).sum().item()
-        rec = {"epoch": epoch + 1, "loss": total_loss / n, "train_acc": 100.0 * correct / n, "seconds": time.perf_counter() - t0}
-        log.info("epoch %d: loss %.4f, train top-1 %.2f%%, %.1f s", rec["epoch"], rec["loss"], rec["train_acc"], rec["seconds"])
+        # no wall time in the record: it ends up in checkpoints, which must be byte-reproducible
+        rec = {"epoch": epoch + 1, "loss": total_loss / n, "train_acc": 100.0 * correct / n}
+        log.info("epoch %d: loss %.4f, train top-1 %.2f%%, %.1f s", rec["epoch"], rec["loss"], rec["train_acc"], time.perf_counter() - t0)
         history.append(rec)
     return history

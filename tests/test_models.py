@@ -96,3 +96,21 @@ def test_unknown_source_is_a_clear_error():
 @pytest.mark.skip(reason="timm hf_hub:anonauthors/cifar100-timm-resnet50 needs the Hugging Face hub; no network here")
 def test_timm_hf_hub_source():
     load_base("timm:hf_hub:anonauthors/cifar100-timm-resnet50", 100)
+
+
+def test_checkpoint_bytes_do_not_depend_on_the_process(tmp_path):
+    """safetensors orders its metadata by a per-process hash; saved checkpoints must not."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch; from laq.models.resnet import CifarResNet; from laq.models.checkpoint import save_checkpoint;"
+        "torch.manual_seed(0); save_checkpoint(sys.argv[1], CifarResNet(depth=8, width=4, num_classes=3),"
+        " {'arch': 'cifar_resnet:8:4', 'num_classes': 3})"
+    )
+    paths = [tmp_path / f"m{i}.safetensors" for i in range(4)]
+    for p in paths:
+        subprocess.run([sys.executable, "-c", code, str(p)], check=True)
+    assert len({p.read_bytes() for p in paths}) == 1
+    model, _ = load_checkpoint(paths[0])  # still a valid file
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 3)

@@ -15,7 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from laq.io import LaqError, atomic_path, read_json, write_json
+from laq.io import LaqError, atomic_path, canonical_safetensors, read_json, write_json
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -29,6 +29,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict[str, A
     state = {k: v.clone() for k, v in state.items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"format": "pt", "arch": str(meta.get("arch", ""))})
+        canonical_safetensors(tmp)
     write_json(sidecar_path(path), meta)
 
 

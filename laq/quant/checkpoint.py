@@ -22,7 +22,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from laq.io import LaqError, atomic_path
+from laq.io import LaqError, atomic_path, canonical_safetensors
 from laq.quant.layers import apply_fold_structure
 from laq.quant.model import QuantResult, dequantize
 
@@ -120,6 +120,7 @@ def save_quantized(path: str | os.PathLike, result: QuantResult, metadata: dict[
     })
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
+        canonical_safetensors(tmp)
 
 
 def read_quantized(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, str]]:
