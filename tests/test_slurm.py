@@ -94,7 +94,7 @@ def test_smoke_preset_through_slurm(slurm, workdir):
     rules = {p.relative_to(workdir / ".snakemake" / "slurm_logs").parts[0] for p in logs.values()}
     assert {"rule_prepare_data", "rule_train_base", "rule_finetune", "rule_quantize_aware"} <= rules, rules
     if not slurm.reused:  # our own cluster: its controller logged the allocations
-        allocated = set(re.findall(r"(?:sched: Allocate|backfill: Started) JobId=(\d+)", slurm.ctld_log.read_text(errors="replace")))
+        allocated = set(re.findall(r"(?:Allocate|Started|_job_complete:) JobId=(\d+)", slurm.ctld_log.read_text(errors="replace")))
         assert set(job_ids) <= allocated, f"slurmctld did not allocate {set(job_ids) - allocated}"
 
     # the table: one row per subset, accuracies in percent
