@@ -76,7 +76,8 @@ class Paths:
 
     @property
     def finetuned_eval(self) -> str:
-        return f"{self.root}/eval/{self.model}/finetuned/{{subset}}.json"
+        """Metrics of every subset's fine-tuned model (one job: each evaluation takes a second, a job ~4 s)."""
+        return f"{self.root}/eval/{self.model}/finetuned.json"
 
     # quantization
     @property
@@ -98,7 +99,8 @@ class Paths:
     # evaluation, tables, figures
     @property
     def quant_eval(self) -> str:
-        return f"{self.root}/eval/{self.model}/{{spec}}/{{subset}}.json"
+        """Metrics of every subset's quantized models for one spec."""
+        return f"{self.root}/eval/{self.model}/spec-{{spec}}.json"
 
     @property
     def table(self) -> str:

@@ -6,27 +6,22 @@ import logging
 from typing import Any, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
-from safetensors.numpy import load_file as load_np
-from safetensors.numpy import save_file as save_np
+from tqdm import tqdm
 
 from laq.data.store import Split
 from laq.data.transforms import channel_stats
-from laq.evaluate import predict_logits, subset_metrics, topk_accuracy
-from laq.io import LaqError, atomic_path, package_versions
+from laq.evaluate import predict_logits, subset_metrics, topk_accuracy, weight_sparsity
+from laq.io import sha256_file
 from laq.models.sources import load_base
 from laq.train import TrainSettings, train_classifier
 from laq.workflow import preprocess_for
 
 log = logging.getLogger(__name__)
 
-VARIANTS = ("original", "quant_aware", "quant_agnostic", "finetuned", "finetuned_quant")
-METRICS = ("top1_all", "top5_all", "top1_sub", "top5_sub")
-
 
 def make_base_model(
-    model_cfg: dict[str, Any], train: Split, names: list[str], *, seed: int, device: str
+    model_cfg: dict[str, Any], train: Split, names: list[str], *, seed: int, device: str, threads: int | None = None
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The study's "original" model: from its source, trained on the full training set if asked."""
     torch.manual_seed(seed)  # the initial weights (and any new head) come from the global generator
@@ -53,32 +48,27 @@ def make_base_model(
         settings = TrainSettings(
             epochs=tcfg["epochs"], lr=tcfg["lr"], batch_size=tcfg["batch_size"], weight_decay=tcfg["weight_decay"]
         )
-        meta["history"] = train_classifier(base.model, train, preprocess_for(meta), settings, seed=seed, device=device)
+        meta["history"] = train_classifier(base.model, train, preprocess_for(meta), settings, seed=seed, device=device, threads=threads)
     return base.model.cpu().eval(), meta
 
 
 def finetune(
-    model: torch.nn.Module, meta: dict[str, Any], train: Split, classes: Sequence[int], ft_cfg: dict[str, Any], *, seed: int, device: str
+    model: torch.nn.Module,
+    meta: dict[str, Any],
+    train: Split,
+    classes: Sequence[int],
+    ft_cfg: dict[str, Any],
+    *,
+    seed: int,
+    device: str,
+    threads: int | None = None,
 ) -> list[dict[str, float]]:
     """Fine-tune all weights on the subset's training images, keeping every output (as the seed study did)."""
     data = train.subset(classes)
     settings = TrainSettings(
         epochs=ft_cfg["epochs"], lr=ft_cfg["lr"], batch_size=ft_cfg["batch_size"], weight_decay=ft_cfg["weight_decay"], schedule="constant"
     )
-    return train_classifier(model, data, preprocess_for(meta), settings, seed=seed, device=device)
-
-
-def save_logits(path: str, logits: np.ndarray, labels: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        save_np({"logits": logits.astype(np.float32), "labels": labels.astype(np.int64)}, str(tmp))
-
-
-def load_logits(path: str) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        t = load_np(str(path))
-        return t["logits"], t["labels"]
-    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise LaqError(f"logits file {path} is missing or corrupted ({e}); delete it and re-run.") from None
+    return train_classifier(model, data, preprocess_for(meta), settings, seed=seed, device=device, threads=threads)
 
 
 def base_metrics(logits: np.ndarray, labels: np.ndarray, names: list[str]) -> dict[str, Any]:
@@ -101,59 +91,38 @@ def evaluate_on_subset(
     return subset_metrics(logits, data.labels, classes)
 
 
-def table_row(
-    manifest: dict[str, Any],
-    base_logits: tuple[np.ndarray, np.ndarray],
-    agnostic_logits: tuple[np.ndarray, np.ndarray],
-    finetuned: dict[str, Any],
-    quantized: dict[str, Any],
-    checkpoints: dict[str, str],
-) -> dict[str, Any]:
-    """One row of the accuracy table: the subset, its distances, every variant's accuracies.
+def evaluate_models(
+    models: dict[str, Sequence[str]],
+    manifests: Sequence[dict[str, Any]],
+    test: Split,
+    *,
+    quantized: bool,
+    batch_size: int,
+    device: str,
+) -> dict[str, dict[str, Any]]:
+    """Every subset's models on that subset's test images, in one process (a job costs more than an evaluation).
 
-    `checkpoints` holds the sha256 of the base and label-agnostic checkpoints (keys base, agnostic).
+    `models` maps a variant name to one checkpoint per manifest. Returns, per subset id, each variant's
+    metrics and `inputs_sha256` (variant -> checkpoint hash); for quantized models also the first
+    variant's sparsity, size and method.
     """
-    classes = manifest["classes"]
-    row: dict[str, Any] = {
-        "subset": manifest["id"],
-        "strategy": manifest["strategy"],
-        "size": len(classes),
-        "classes": " ".join(map(str, classes)),
-        "class_names": " ".join(n.replace(" ", "_") for n in manifest["class_names"]),
-        **{k: manifest[k] for k in ("dist_min", "dist_max", "dist_mean", "dist_median")},
-    }
-    found = {
-        "original": subset_metrics(*base_logits, classes),
-        "quant_agnostic": subset_metrics(*agnostic_logits, classes),
-        "finetuned": finetuned["metrics"],
-        "quant_aware": quantized["quant_aware"],
-        "finetuned_quant": quantized["finetuned_quant"],
-    }
-    for v in VARIANTS:
-        for m in METRICS:
-            row[f"{v}_{m}"] = round(float(found[v][m]), 4)
-    for k in ("sparsity", "size_bytes", "compression", "method", "bits"):
-        row[k] = quantized[k]
-    # sha256 (first 12 hex digits) of every checkpoint the row came from
-    hashes = {
-        "original": checkpoints["base"],
-        "quant_aware": quantized["provenance"]["inputs"]["aware"],
-        "quant_agnostic": checkpoints["agnostic"],
-        "finetuned": finetuned["provenance"]["inputs"]["model"],
-        "finetuned_quant": quantized["provenance"]["inputs"]["finetuned"],
-    }
-    row["checkpoints_sha256"] = " ".join(f"{v}:{hashes[v][:12]}" for v in VARIANTS)
-    return row
+    from laq.models.checkpoint import load_checkpoint
 
-
-def write_table(path: str, rows: list[dict[str, Any]], extra: dict[str, Any]) -> pd.DataFrame:
-    df = pd.DataFrame(rows)
-    for k, v in {**extra, "packages": " ".join(f"{k}={v}" for k, v in package_versions().items())}.items():
-        df[k] = v
-    df = df.sort_values("subset", kind="stable").reset_index(drop=True)
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, float_format="%.4f", lineterminator="\n")
-    return df
+    out: dict[str, dict[str, Any]] = {}
+    for i, manifest in enumerate(tqdm(manifests, desc="subsets", mininterval=2)):
+        entry: dict[str, Any] = {"inputs_sha256": {}}
+        for j, (variant, paths) in enumerate(models.items()):
+            path = paths[i]
+            model, meta = load_quantized_checkpoint(path) if quantized else load_checkpoint(path)
+            entry[variant] = evaluate_on_subset(model, meta, test, manifest["classes"], batch_size=batch_size, device=device)
+            entry["inputs_sha256"][variant] = sha256_file(path)
+            if quantized and j == 0:
+                q = meta["quantization"]
+                entry.update(sparsity=weight_sparsity(model), size_bytes=q["size_bytes"], compression=q["compression"],
+                             method=q["spec"]["method"], bits=str(q["spec"]["bits"]))
+            log.info("%s %s: %s", manifest["id"], variant, entry[variant])
+        out[manifest["id"]] = entry
+    return out
 
 
 def embedder_model(embedder: str, base_checkpoint: str | None) -> tuple[torch.nn.Module, dict[str, Any]]:

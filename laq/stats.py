@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from laq.io import atomic_path
+from laq.tables import VARIANTS
 
 _CHUNK = 1 << 22  # elements per bootstrap block: bounds memory for large tables
 
@@ -170,7 +171,6 @@ def mean_with_ci(v, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float,
 
 # ---------------------------------------------------------------------------------- figure statistics
 
-VARIANTS = ("original", "quant_aware", "quant_agnostic", "finetuned", "finetuned_quant")  # as laq.stages.VARIANTS
 # Paired differences reported next to the variants: (name, minuend, subtrahend).
 DIFFERENCES = (
     ("quant_aware-quant_agnostic", "quant_aware", "quant_agnostic"),  # label-aware gain

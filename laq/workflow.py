@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import sys
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
 from laq.data.store import Split
-from laq.data.transforms import Preprocess
 from laq.io import LaqError
+
+if TYPE_CHECKING:
+    from laq.data.transforms import Preprocess
 
 
 @contextlib.contextmanager
@@ -26,12 +29,11 @@ def job(snakemake: Any) -> Iterator[logging.Logger]:
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=stream, force=True
     )
     logger = logging.getLogger(f"laq.{snakemake.rule}")
-    try:
-        import torch
-
-        torch.set_num_threads(max(1, int(snakemake.threads)))
-    except ImportError:
-        pass
+    threads = max(1, int(snakemake.threads))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    else:  # light jobs (plots, tables, manifests) never pay for importing torch
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     try:
         yield logger
     except LaqError as e:
@@ -56,6 +58,8 @@ def resolve_device(device: str) -> str:
 
 
 def preprocess_for(meta: dict[str, Any]) -> Preprocess:
+    from laq.data.transforms import Preprocess
+
     return Preprocess(int(meta["input_size"]), tuple(meta["mean"]), tuple(meta["std"]))
 
 

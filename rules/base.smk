@@ -10,6 +10,7 @@ rule train_base:
         model=config["model"],
         seed=config["seed"],
         device=config["device"],
+        threads=config["threads"],  # pinned, not --cores: the trained weights depend on it
     threads: config["threads"]
     resources:
         **heavy(config["threads"], time_scale=2),

@@ -33,6 +33,14 @@ wildcard_constraints:
     mode="all|sub",
 
 
+def aware_models(wc):
+    """The label-aware quantized model of every subset; a data-free method (RTN) has no calibration set,
+    so its label-aware model is the label-agnostic one, made once instead of once per subset."""
+    if SPECS[wc.spec]["method"] == "rtn":
+        return expand(P.quant_agnostic, spec=wc.spec) * len(SUBSET_IDS)
+    return expand(P.quant_aware, spec=wc.spec, subset=SUBSET_IDS)
+
+
 def study_hash(spec):
     """Hash of the config a table of `spec` depends on (plots, resources and other specs left out)."""
     keep = {k: v for k, v in config.items() if k not in ("plots", "resources", "threads", "quantization")}

@@ -19,13 +19,12 @@ rule evaluate_agnostic:
 
 
 rule evaluate:
-    """top-1/top-5 (all / pick sub), sparsity and size of the label-aware and fine-tuned quantized models."""
+    """top-1/top-5 (all / pick sub), sparsity and size of every subset's label-aware and fine-tuned quantized models."""
     input:
-        aware=P.quant_aware,
-        aware_meta=sidecar(P.quant_aware),
-        finetuned=P.quant_finetuned,
-        finetuned_meta=sidecar(P.quant_finetuned),
-        subset=P.subset,
+        aware=aware_models,
+        finetuned=expand(P.quant_finetuned, subset=SUBSET_IDS, allow_missing=True),
+        meta=lambda wc: [sidecar(p) for p in aware_models(wc) + expand(P.quant_finetuned, spec=wc.spec, subset=SUBSET_IDS)],
+        subsets=expand(P.subset, subset=SUBSET_IDS),
         test=P.test,
     output:
         P.quant_eval,
@@ -36,8 +35,31 @@ rule evaluate:
     resources:
         **heavy(1),
     log:
-        P.log("evaluate", "spec", "subset"),
+        P.log("evaluate", "spec"),
     benchmark:
-        P.benchmark("evaluate", "spec", "subset")
+        P.benchmark("evaluate", "spec")
     script:
         "../scripts/evaluate.py"
+
+
+rule evaluate_finetuned:
+    """top-1/top-5 (all / pick sub) of every subset's fine-tuned model on the subset's test images."""
+    input:
+        models=expand(P.finetuned, subset=SUBSET_IDS),
+        meta=expand(sidecar(P.finetuned), subset=SUBSET_IDS),
+        subsets=expand(P.subset, subset=SUBSET_IDS),
+        test=P.test,
+    output:
+        P.finetuned_eval,
+    params:
+        batch_size=config["evaluation"]["batch_size"],
+        device=config["device"],
+    threads: 1
+    resources:
+        **heavy(1),
+    log:
+        P.log("evaluate_finetuned"),
+    benchmark:
+        P.benchmark("evaluate_finetuned")
+    script:
+        "../scripts/evaluate_finetuned.py"

@@ -1,9 +1,9 @@
 rule table:
-    """One CSV per (dataset, model, spec): a row per subset with every variant's accuracies (aggregated from per-job files)."""
+    """One CSV per (dataset, model, spec): a row per subset with every variant's accuracies (joined from the evaluation files)."""
     input:
         subsets=expand(P.subset, subset=SUBSET_IDS),
-        finetuned=expand(P.finetuned_eval, subset=SUBSET_IDS),
-        quantized=lambda wc: expand(P.quant_eval, spec=wc.spec, subset=SUBSET_IDS),
+        finetuned=P.finetuned_eval,
+        quantized=P.quant_eval,
         base_logits=P.base_logits,
         agnostic_logits=P.agnostic_logits,
         base=P.base,

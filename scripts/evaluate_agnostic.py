@@ -1,7 +1,7 @@
 from laq.data.store import load_split
 from laq.evaluate import predict_logits
 from laq.stages import load_quantized_checkpoint
-from laq.stages import save_logits
+from laq.tables import save_logits
 from laq.workflow import job, preprocess_for, resolve_device
 
 with job(snakemake) as log:

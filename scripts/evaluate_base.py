@@ -2,7 +2,8 @@ from laq.data.store import load_split
 from laq.evaluate import predict_logits
 from laq.io import provenance, write_json
 from laq.models.checkpoint import load_checkpoint
-from laq.stages import base_metrics, save_logits
+from laq.stages import base_metrics
+from laq.tables import save_logits
 from laq.workflow import job, preprocess_for, resolve_device
 
 with job(snakemake) as log:

@@ -1,14 +1,10 @@
 from laq.data.store import load_split
 from laq.io import provenance, read_json, write_json
-from laq.models.checkpoint import load_checkpoint
-from laq.stages import evaluate_on_subset
+from laq.stages import evaluate_models
 from laq.workflow import job, resolve_device
 
 with job(snakemake) as log:
-    inp = snakemake.input
-    model, meta = load_checkpoint(inp.model)
-    manifest = read_json(inp.subset)
-    metrics = evaluate_on_subset(model, meta, load_split(inp.test), manifest["classes"],
-                                 batch_size=snakemake.params.batch_size, device=resolve_device(snakemake.params.device))
-    log.info("%s fine-tuned: %s", manifest["id"], metrics)
-    write_json(snakemake.output[0], {"subset": manifest["id"], "metrics": metrics, "provenance": provenance(dict(snakemake.params.items()), {"model": inp.model})})
+    inp, p = snakemake.input, snakemake.params
+    results = evaluate_models({"finetuned": inp.models}, [read_json(s) for s in inp.subsets], load_split(inp.test),
+                              quantized=False, batch_size=p.batch_size, device=resolve_device(p.device))
+    write_json(snakemake.output[0], {"subsets": results, "provenance": provenance(dict(p.items()), {"test": inp.test})})

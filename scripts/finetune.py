@@ -9,7 +9,7 @@ with job(snakemake) as log:
     model, meta = load_checkpoint(inp.model)
     manifest = read_json(inp.subset)
     history = finetune(model, meta, load_split(inp.train), manifest["classes"], p.finetune,
-                       seed=derived_seed(p.seed, "finetune", manifest["id"]), device=resolve_device(p.device))
+                       seed=derived_seed(p.seed, "finetune", manifest["id"]), device=resolve_device(p.device), threads=p.threads)
     meta.update(history=history, finetuned_on=manifest["id"],
                 provenance=provenance({"finetune": p.finetune, "seed": p.seed}, {"base": inp.model, "subset": inp.subset}))
     save_checkpoint(snakemake.output.model, model.cpu(), meta)

@@ -16,7 +16,7 @@ VARIANTS = tuple(VARIANT_STYLES)
 
 
 def synthetic_table(n_per: int = 4, *, seed: int = 0, method: str = "gpfq", bits=4, spec: str = "gpfq4") -> pd.DataFrame:
-    """A table with the exact columns of laq.stages.table_row + write_table: 3 strategies x n_per subsets."""
+    """A table with the exact columns of laq.tables.table_row + write_table: 3 strategies x n_per subsets."""
     rng = np.random.default_rng(seed)
     ranges = {"similar": (0.3, 3.0), "random": (5.0, 30.0), "dissimilar": (40.0, 90.0)}
     rows = []

@@ -59,3 +59,34 @@ def test_base_model_is_a_function_of_the_seed():
 
     assert torch.equal(weights(0), weights(0))
     assert not torch.equal(weights(0), weights(1))
+
+
+def test_onednn_is_used_only_where_it_trains_reliably():
+    from torch import nn
+
+    from laq.train import onednn_trains_reliably
+
+    assert onednn_trains_reliably(CifarResNet(8, 8, 4)) and onednn_trains_reliably(CifarResNet(8, 16, 4))
+    assert not onednn_trains_reliably(CifarResNet(8, 4, 4))
+    assert not onednn_trains_reliably(nn.Sequential(nn.Conv2d(3, 16, 3), nn.Conv2d(16, 16, 3, groups=16)))
+
+
+def test_training_on_the_onednn_path_depends_only_on_pinned_threads():
+    """Width 8 trains with oneDNN: repeated runs are identical and --cores (the ambient thread count) does not matter."""
+    from laq.stages import make_base_model
+
+    cfg = {"source": "train", "depth": 8, "width": 8, "train": {"epochs": 1, "lr": 0.01, "batch_size": 16, "weight_decay": 0.0}}
+    data = _toy(12)
+    was = torch.get_num_threads()
+
+    def weights(ambient, pinned):
+        torch.set_num_threads(ambient)
+        try:
+            m, _ = make_base_model(cfg, data, ["r", "g", "b", "y"], seed=0, device="cpu", threads=pinned)
+        finally:
+            torch.set_num_threads(was)
+        return torch.cat([p.detach().flatten() for p in m.state_dict().values() if p.is_floating_point()])
+
+    ref = weights(1, 1)
+    assert torch.equal(ref, weights(2, 1)) and torch.equal(ref, weights(1, 1))
+    assert torch.get_num_threads() == was

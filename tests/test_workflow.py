@@ -1,5 +1,6 @@
 """The workflow end-to-end on the smoke preset: outputs, what re-runs when config changes, kills, reproducibility."""
 
+import hashlib
 import json
 import os
 import re
@@ -16,7 +17,7 @@ import yaml
 from safetensors.numpy import load_file
 
 from conftest import REPO, SUMMARY, run_snakemake
-from laq.stages import METRICS, VARIANTS
+from laq.tables import METRICS, VARIANTS
 
 SMOKE = str(REPO / "presets" / "smoke.yaml")
 ROOT = Path("results/glyphs100")
@@ -73,8 +74,10 @@ def test_manifests_and_results_record_provenance(smoke_run):
     q = json.loads((smoke_run / ROOT / "models/tiny/quantized/gpfq4/aware/similar-k3-00.json").read_text())
     prov = q["provenance"]
     assert prov["config_hash"] and "torch" in prov["packages"] and len(prov["inputs"]["model"]) == 64
-    ev = json.loads((smoke_run / ROOT / "eval/tiny/gpfq4/similar-k3-00.json").read_text())
-    assert ev["provenance"]["config_hash"] and set(ev["provenance"]["inputs"]) == {"aware", "finetuned"}
+    ev = json.loads((smoke_run / ROOT / "eval/tiny/spec-gpfq4.json").read_text())
+    assert ev["provenance"]["config_hash"] and set(ev["subsets"]) == {"similar-k3-00", "dissimilar-k3-00", "random-k3-00"}
+    aware = smoke_run / ROOT / "models/tiny/quantized/gpfq4/aware/similar-k3-00.safetensors"
+    assert ev["subsets"]["similar-k3-00"]["inputs_sha256"]["quant_aware"] == hashlib.sha256(aware.read_bytes()).hexdigest()
 
 
 def test_a_finished_run_has_nothing_left_to_do(smoke_run):

@@ -32,7 +32,7 @@ class VariantStyle:
     marker: str
 
 
-# Same order as laq.stages.VARIANTS (kept here so plotting does not import torch; a test checks they agree).
+# Same order as laq.tables.VARIANTS (a test checks they agree).
 VARIANT_STYLES: dict[str, VariantStyle] = {
     "original": VariantStyle("original", "#555555", "o"),
     "quant_aware": VariantStyle("quantized (label-aware)", _BLUE, "s"),
