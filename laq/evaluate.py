@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
-
-from laq.metrics import subset_metrics, topk_accuracy  # noqa: F401 - re-exported
 
 
 @torch.inference_mode()

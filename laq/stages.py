@@ -11,8 +11,9 @@ from tqdm import tqdm
 
 from laq.data.store import Split
 from laq.data.transforms import channel_stats
-from laq.evaluate import predict_logits, subset_metrics, topk_accuracy, weight_sparsity
+from laq.evaluate import predict_logits, weight_sparsity
 from laq.io import sha256_file
+from laq.metrics import subset_metrics, topk_accuracy
 from laq.models.sources import load_base
 from laq.train import TrainSettings, train_classifier
 from laq.workflow import preprocess_for

@@ -41,6 +41,11 @@ def aware_models(wc):
     return expand(P.quant_aware, spec=wc.spec, subset=SUBSET_IDS)
 
 
+def finetuned_quant_models(wc):
+    """The fine-tuned, then quantized model of every subset."""
+    return expand(P.quant_finetuned, spec=wc.spec, subset=SUBSET_IDS)
+
+
 def study_hash(spec):
     """Hash of the config a table of `spec` depends on (plots, resources and other specs left out)."""
     keep = {k: v for k, v in config.items() if k not in ("plots", "resources", "threads", "quantization")}

@@ -22,8 +22,8 @@ rule evaluate:
     """top-1/top-5 (all / pick sub), sparsity and size of every subset's label-aware and fine-tuned quantized models."""
     input:
         aware=aware_models,
-        finetuned=expand(P.quant_finetuned, subset=SUBSET_IDS, allow_missing=True),
-        meta=lambda wc: [sidecar(p) for p in aware_models(wc) + expand(P.quant_finetuned, spec=wc.spec, subset=SUBSET_IDS)],
+        finetuned=finetuned_quant_models,
+        meta=lambda wc: [sidecar(p) for p in aware_models(wc) + finetuned_quant_models(wc)],
         subsets=expand(P.subset, subset=SUBSET_IDS),
         test=P.test,
     output:

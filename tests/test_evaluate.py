@@ -1,7 +1,7 @@
 import pytest
 import numpy as np
 
-from laq.evaluate import subset_metrics, topk_accuracy
+from laq.metrics import subset_metrics, topk_accuracy
 
 
 def loop_topk(logits, labels, k):

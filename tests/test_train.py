@@ -3,7 +3,8 @@ import torch
 
 from laq.data.store import Split
 from laq.data.transforms import Preprocess, random_crop
-from laq.evaluate import predict_logits, topk_accuracy
+from laq.evaluate import predict_logits
+from laq.metrics import topk_accuracy
 from laq.models.resnet import CifarResNet
 from laq.train import TrainSettings, train_classifier
 
