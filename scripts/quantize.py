@@ -1,6 +1,6 @@
 from laq.data.store import load_split
 from laq.io import provenance, read_json, write_json
-from laq.models.checkpoint import load_checkpoint, sidecar_path
+from laq.models.checkpoint import load_checkpoint
 from laq.quant import save_quantized, write_layer_table
 from laq.stages import quantize_checkpoint
 from laq.workflow import calibration_images, job, resolve_device

@@ -1,5 +1,5 @@
 from laq.data.store import load_split
-from laq.io import config_hash, provenance, read_json
+from laq.io import provenance, read_json
 from laq.models.checkpoint import save_checkpoint
 from laq.stages import make_base_model
 from laq.workflow import job, resolve_device

@@ -2,10 +2,9 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import yaml
 
-from conftest import REPO, SUMMARY, run_snakemake
+from conftest import SUMMARY, run_snakemake
 
 SPEC = {"name": "g4", "method": "gpfq", "bits": 4}
 
