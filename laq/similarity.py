@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import os
 import warnings
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from scipy.spatial import cKDTree
 
+from laq import seeding
 from laq.io import LaqError
 
 METHODS = ("umap_gaussian", "pca_gaussian", "knn")
@@ -175,7 +175,7 @@ def umap_2d(
         n_components=2,
         n_neighbors=min(int(n_neighbors), len(x) - 1),
         min_dist=float(min_dist),
-        random_state=int(seed),
+        random_state=seeding.derive_seed(seed, "similarity", "umap") % 2**32,  # RandomState takes 32 bits
         **extra,
     )
     with warnings.catch_warnings():
@@ -249,17 +249,12 @@ def knn_kl_matrix(
 # ------------------------------------------------------------------------------------------ dispatch
 
 
-def _rng(seed: int, tag: str) -> np.random.Generator:
-    """A generator keyed on (seed, tag), independent of Python's hash randomisation."""
-    return np.random.default_rng([int(seed), zlib.crc32(tag.encode())])
-
-
 def subsample_per_class(labels: np.ndarray, max_per_class: int | None, seed: int) -> np.ndarray:
     """Sorted indices keeping at most `max_per_class` points of every class (seeded; all if None)."""
     labels = np.asarray(labels)
     if max_per_class is None:
         return np.arange(len(labels))
-    rng = _rng(seed, "subsample")
+    rng = seeding.rng(seed, "similarity", "subsample")
     keep = []
     for cls in np.unique(labels):
         idx = np.flatnonzero(labels == cls)

@@ -15,6 +15,7 @@ from laq.evaluate import predict_logits, weight_sparsity
 from laq.io import sha256_file
 from laq.metrics import subset_metrics, topk_accuracy
 from laq.models.sources import load_base
+from laq.seeding import derive_seed
 from laq.train import TrainSettings, train_classifier
 from laq.workflow import preprocess_for
 
@@ -25,7 +26,7 @@ def make_base_model(
     model_cfg: dict[str, Any], train: Split, names: list[str], *, seed: int, device: str, threads: int | None = None
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The study's "original" model: from its source, trained on the full training set if asked."""
-    torch.manual_seed(seed)  # the initial weights (and any new head) come from the global generator
+    torch.manual_seed(derive_seed(seed, "init"))  # the initial weights (and any new head) come from the global generator
     base = load_base(
         model_cfg["source"],
         len(names),

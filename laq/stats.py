@@ -4,7 +4,7 @@ Conventions
 -----------
 * Non-finite pairs (NaN/inf in x or y) are dropped before anything is computed.
 * Confidence intervals are 95 % bootstrap percentile intervals (pairs are resampled together),
-  computed vectorised from `np.random.default_rng(seed)`, so they are reproducible.
+  computed vectorised from `laq.seeding.rng(seed, "bootstrap")`, so they are reproducible.
 * Whatever is undefined (too few points, constant input) is NaN, never an exception.
 """
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from laq import seeding
 from laq.io import atomic_path
 from laq.tables import VARIANTS
 
@@ -144,7 +145,7 @@ def spearman_with_ci(x, y, *, n_boot: int = 2000, seed: int = 0) -> tuple[float,
     rho = spearman(x, y)
     if not np.isfinite(rho) or x.size < 3:
         return rho, float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
+    rng = seeding.rng(seed, "bootstrap")
     boots = [_rows_pearson(_rank_rows(x[idx]), _rank_rows(y[idx])) for idx in _boot_indices(rng, x.size, n_boot)]
     lo, hi = _percentile_ci(np.concatenate(boots))
     return rho, lo, hi
@@ -163,7 +164,7 @@ def mean_with_ci(v, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float,
         return float(v[0]), float("nan"), float("nan")
     if np.all(v == v[0]):
         return float(v[0]), float(v[0]), float(v[0])
-    rng = np.random.default_rng(seed)
+    rng = seeding.rng(seed, "bootstrap")
     boots = [v[idx].mean(axis=1) for idx in _boot_indices(rng, v.size, n_boot)]
     lo, hi = _percentile_ci(np.concatenate(boots))
     return float(v.mean()), lo, hi

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 import re
-import zlib
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from laq.io import LaqError
+from laq.seeding import rng
 
 STRATEGIES = ("similar", "dissimilar", "random")
 _ID = re.compile(r"^(similar|dissimilar|random|file)-k(\d+)-(\d+)$")
@@ -113,12 +113,6 @@ def manifest_from_classes(
     }
 
 
-def _rng(seed: int, *keys: str | int) -> np.random.Generator:
-    """Generator keyed on (seed, keys); string keys are hashed with crc32 so runs agree across processes."""
-    words = [int(seed)] + [zlib.crc32(k.encode()) if isinstance(k, str) else int(k) for k in keys]
-    return np.random.default_rng(words)
-
-
 def _greedy_pick(kl: np.ndarray, size: int, index: int, similar: bool, seed: int) -> tuple[list[int], int]:
     """The `index`-th distinct greedy subset, trying start classes in a seeded order.
 
@@ -126,7 +120,7 @@ def _greedy_pick(kl: np.ndarray, size: int, index: int, similar: bool, seed: int
     distinct subsets. Only if there are fewer distinct subsets than ids do they repeat (cyclically).
     """
     c = kl.shape[0]
-    starts = _rng(seed, "similar" if similar else "dissimilar", size).permutation(c)
+    starts = rng(seed, "subsets", "similar" if similar else "dissimilar", size).permutation(c)
     found: list[tuple[list[int], int]] = []
     seen: set[frozenset[int]] = set()
     for s in starts:
@@ -142,12 +136,12 @@ def _greedy_pick(kl: np.ndarray, size: int, index: int, similar: bool, seed: int
 
 def _random_pick(c: int, size: int, index: int, seed: int) -> list[int]:
     """The `index`-th distinct uniform draw of `size` classes (seeded; repeats skipped while avoidable)."""
-    rng = _rng(seed, "random", size)
+    gen = rng(seed, "subsets", "random", size)
     seen: set[frozenset[int]] = set()
     draw: list[int] = []
     for _ in range(index + 1):
         for _attempt in range(_MAX_DRAWS):
-            draw = [int(i) for i in rng.choice(c, size=size, replace=False)]
+            draw = [int(i) for i in gen.choice(c, size=size, replace=False)]
             if frozenset(draw) not in seen:
                 break
         seen.add(frozenset(draw))

@@ -7,13 +7,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
 from laq.data.store import Split
+from laq.seeding import derive_seed, torch_generator
 from laq.data.transforms import random_crop
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,9 @@ class TrainSettings:
 
 
 def set_seed(seed: int) -> torch.Generator:
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    return torch.Generator().manual_seed(seed)
+    """Seed torch's global stream (layers that draw from it) and return the stream of batch order and crops."""
+    torch.manual_seed(derive_seed(seed, "train", "global"))
+    return torch_generator(seed, "train", "batches")
 
 
 def train_classifier(

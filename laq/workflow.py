@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import sys
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
+from laq import seeding
 from laq.data.store import Split
 from laq.io import LaqError
 
@@ -63,17 +63,11 @@ def preprocess_for(meta: dict[str, Any]) -> Preprocess:
     return Preprocess(int(meta["input_size"]), tuple(meta["mean"]), tuple(meta["std"]))
 
 
-def derived_seed(seed: int, *keys: str) -> int:
-    """A stable 63-bit seed for (seed, keys), independent of Python's hash randomisation."""
-    h = hashlib.sha256(":".join([str(seed), *keys]).encode()).digest()
-    return int.from_bytes(h[:8], "little") >> 1
-
-
 def calibration_images(train: Split, classes: list[int] | None, n: int, seed: int, key: str) -> np.ndarray:
     """`n` training images drawn without replacement from `classes` (all classes if None), deterministically."""
     idx = np.arange(len(train)) if classes is None else np.flatnonzero(np.isin(train.labels, classes))
     if len(idx) == 0:
         raise LaqError(f"no training images for calibration set {key}; check the subset's classes.")
-    rng = np.random.default_rng(derived_seed(seed, "calibration", key))
+    rng = seeding.rng(seed, "calibration", key)
     pick = np.sort(rng.choice(idx, size=min(n, len(idx)), replace=False))
     return train.images[pick]

@@ -2,14 +2,15 @@ from laq.data.store import load_split
 from laq.io import provenance, read_json
 from laq.models.checkpoint import load_checkpoint, save_checkpoint
 from laq.stages import finetune
-from laq.workflow import derived_seed, job, resolve_device
+from laq.seeding import derive_seed
+from laq.workflow import job, resolve_device
 
 with job(snakemake) as log:
     inp, p = snakemake.input, snakemake.params
     model, meta = load_checkpoint(inp.model)
     manifest = read_json(inp.subset)
     history = finetune(model, meta, load_split(inp.train), manifest["classes"], p.finetune,
-                       seed=derived_seed(p.seed, "finetune", manifest["id"]), device=resolve_device(p.device), threads=p.threads)
+                       seed=derive_seed(p.seed, "finetune", manifest["id"]), device=resolve_device(p.device), threads=p.threads)
     meta.update(history=history, finetuned_on=manifest["id"],
                 provenance=provenance({"finetune": p.finetune, "seed": p.seed}, {"base": inp.model, "subset": inp.subset}))
     save_checkpoint(snakemake.output.model, model.cpu(), meta)

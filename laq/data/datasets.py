@@ -9,17 +9,18 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from laq import seeding
 from laq.data.store import Split
 from laq.io import LaqError
 
 DATASETS = ("glyphs100", "cifar100", "cifar10", "imagefolder")
 
 
-def per_class_cap(split: Split, cap: int | None, seed: int) -> Split:
+def per_class_cap(split: Split, cap: int | None, seed: int, part: str) -> Split:
     """Keep at most `cap` images per class, chosen deterministically (None keeps everything)."""
     if cap is None:
         return split
-    rng = np.random.default_rng(seed)
+    rng = seeding.rng(seed, "dataset", "cap", part)
     keep = []
     for c in np.unique(split.labels):
         idx = np.flatnonzero(split.labels == c)
@@ -108,7 +109,7 @@ def prepare_dataset(cfg: dict[str, Any], seed: int) -> tuple[Split, Split, list[
     if cfg.get("num_classes"):
         train, test, names = first_classes(train, cfg["num_classes"]), first_classes(test, cfg["num_classes"]), names[: cfg["num_classes"]]
     return (
-        per_class_cap(train, cfg.get("train_per_class"), seed),
-        per_class_cap(test, cfg.get("test_per_class"), seed + 1),
+        per_class_cap(train, cfg.get("train_per_class"), seed, "train"),
+        per_class_cap(test, cfg.get("test_per_class"), seed, "test"),
         names,
     )

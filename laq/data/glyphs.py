@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from laq import seeding
 from laq.data.store import Split
 
 if TYPE_CHECKING:
@@ -75,7 +76,6 @@ _MIN_CONTRAST = 0.35  # luminance difference of foreground and background, in [0
 _NOISE = (0.01, 0.05)  # std of Gaussian pixel noise, in [0, 1] units
 _LUMA = np.array([0.299, 0.587, 0.114])
 _BATCH = 4096  # images per batched warp
-_STREAM_TAG = 0x676C7970  # keeps these streams apart from other users of `seed`
 
 
 def font_dir() -> str:
@@ -225,7 +225,7 @@ class _Draws:
 def _draws(bank: GlyphBank, classes: range, n: int, seed: int, part: int) -> _Draws:
     poses, fgs, bgs, sigmas, seeds = [], [], [], [], []
     for c in classes:
-        rng = np.random.default_rng([_STREAM_TAG, seed, part, 1, c])
+        rng = seeding.rng(seed, "glyphs", part, "draws", c)
         poses.append(draw_poses(rng, bank.by_class[c], n))
         fg, bg = _colours(rng, n)
         fgs.append(fg)
@@ -258,7 +258,7 @@ def _split(bank: GlyphBank, num_classes: int, per_class: int, seed: int, part: i
         classes = range(c0, min(c0 + step, num_classes))
         images[c0 * per_class: classes.stop * per_class] = _render_classes(bank, classes, per_class, seed, part, image_size)
     labels = np.repeat(np.arange(num_classes, dtype=np.int64), per_class)
-    order = np.random.default_rng([_STREAM_TAG, seed, part, 2, 0]).permutation(len(labels))
+    order = seeding.rng(seed, "glyphs", part, "order").permutation(len(labels))
     return Split(images[order], labels[order])
 
 

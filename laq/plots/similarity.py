@@ -20,6 +20,7 @@ from matplotlib.patches import Ellipse
 from scipy.cluster.hierarchy import dendrogram, leaves_list, linkage
 from scipy.spatial.distance import squareform
 
+from laq import seeding
 from laq.plots.style import figure_paths, new_figure, save_figure  # noqa: F401 - figure_paths re-exported
 
 _MEDIAN_COLOUR = "#c0392b"
@@ -153,7 +154,7 @@ def _samples(images: np.ndarray, labels: np.ndarray, cls: int, k: int, seed: int
     idx = np.flatnonzero(labels == cls)
     if len(idx) == 0:
         return []
-    rng = np.random.default_rng([seed, int(cls)])
+    rng = seeding.rng(seed, "pairs", int(cls))
     return [images[i] for i in np.sort(rng.choice(idx, size=min(k, len(idx)), replace=False))]
 
 

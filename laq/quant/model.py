@@ -45,6 +45,7 @@ from laq.quant.layers import (
     weight_matrix,
 )
 from laq.quant.spec import GPFQ_ROUNDING, QuantSpec
+from laq.seeding import torch_generator
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +151,6 @@ class _LayerJob:
     data_form_bytes: int
 
 
-def _generator(seed: int, index: int, salt: int) -> torch.Generator:
-    return torch.Generator().manual_seed((seed * 1_000_003 + index * 7919 + salt) % (2**63))
-
-
 def _rows_in_chunks(layer: nn.Module, x: Tensor, job: _LayerJob, keep: Tensor | None, per_image: int):
     """Yield the layer's input rows chunk by chunk (images), restricted to the retained rows."""
     d = weight_matrix(layer).shape[1] * layer_groups(layer)
@@ -201,7 +198,7 @@ def _quantize_layer(job: _LayerJob, f_layer: nn.Module, q_layer: nn.Module, x_f:
     n_images = x_f.shape[0] if x_f.dim() > 1 else 1
     keep = None
     if isinstance(f_layer, nn.Conv2d):
-        keep = retained_rows(n_images, per_image, spec.retain_rate, _generator(spec.seed, job.index, 1))
+        keep = retained_rows(n_images, per_image, spec.retain_rate, torch_generator(spec.seed, "retain", job.index))
     m = n_images * per_image if keep is None else keep.numel()
     g, N, d = W3.shape
 
@@ -216,7 +213,7 @@ def _quantize_layer(job: _LayerJob, f_layer: nn.Module, q_layer: nn.Module, x_f:
         block = auto_block(N)
         rounder = make_rounder(
             GPFQ_ROUNDING[spec.method], job.bits, lam_codes=spec.lam / step if step > 0 else 0.0,
-            generator=_generator(spec.seed, job.index, 2),
+            generator=torch_generator(spec.seed, "rounding", job.index),
         )
         form = choose_form(N, d, m, shared=shared, block=block)
         if form == "data" and (1 if shared else 2) * m * d * g * x_f.element_size() > job.data_form_bytes:
