@@ -1,5 +1,6 @@
 # laq: label-aware post-training quantization, as a Snakemake workflow.
-# Stages, in order: data -> base model -> similarity -> subsets -> finetune -> quantize -> evaluate -> table -> plots.
+# Stages, in order: data -> base model -> similarity -> subsets -> finetune -> quantize -> evaluate -> table
+# -> statistics -> plots -> findings.
 # Run: snakemake --cores 4            (default study, offline)
 #      snakemake --cores 4 --configfile presets/smoke.yaml
 #      snakemake --profile slurm      (cluster; see slurm/config.yaml)
@@ -26,6 +27,7 @@ include: "rules/quantize.smk"
 include: "rules/evaluate.smk"
 include: "rules/table.smk"
 include: "rules/plots.smk"
+include: "rules/findings.smk"
 
 
 rule all:
@@ -36,4 +38,6 @@ rule all:
         expand(P.table, spec=SPEC_NAMES),
         expand(P.accuracy_figure, spec=SPEC_NAMES, mode=["all", "sub"]),
         expand(P.statistics, spec=SPEC_NAMES, mode=["all", "sub"]),
+        expand(P.mcnemar, spec=SPEC_NAMES),
         result_figures(),
+        P.findings,

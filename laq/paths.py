@@ -79,28 +79,20 @@ class Paths:
         """Metrics of every subset's fine-tuned model (one job: each evaluation takes a second, a job ~4 s)."""
         return f"{self.root}/eval/{self.model}/finetuned.json"
 
-    # quantization
-    @property
-    def quant_aware(self) -> str:
-        return f"{self.mdir}/quantized/{{spec}}/aware/{{subset}}.safetensors"
-
-    @property
-    def quant_finetuned(self) -> str:
-        return f"{self.mdir}/quantized/{{spec}}/finetuned/{{subset}}.safetensors"
-
-    @property
-    def quant_agnostic(self) -> str:
-        return f"{self.mdir}/quantized/{{spec}}/agnostic.safetensors"
-
-    @property
-    def agnostic_logits(self) -> str:
-        return f"{self.mdir}/quantized/{{spec}}/agnostic_test_logits.safetensors"
+    # quantization: one job per (spec, subset) makes every quantized variant from every calibration draw
+    def quantized(self, variant: str, draw: int) -> str:
+        return f"{self.mdir}/quantized/{{spec}}/{{subset}}/{variant}-d{draw}.safetensors"
 
     # evaluation, tables, figures
     @property
     def quant_eval(self) -> str:
-        """Metrics of every subset's quantized models for one spec."""
+        """Metrics of every subset's quantized models (every variant and draw) for one spec."""
         return f"{self.root}/eval/{self.model}/spec-{{spec}}.json"
+
+    @property
+    def quant_correct(self) -> str:
+        """Per-test-image correctness of every quantized model of one spec (for paired tests)."""
+        return f"{self.root}/eval/{self.model}/spec-{{spec}}_correct.safetensors"
 
     @property
     def table(self) -> str:
@@ -108,7 +100,27 @@ class Paths:
 
     @property
     def statistics(self) -> str:
+        """Accuracy vs distance (Spearman, log fits) per variant, one file per mode."""
         return f"{self.root}/tables/{self.model}_{{spec}}_{{mode}}_statistics.csv"
+
+    @property
+    def gains(self) -> str:
+        """The paired gains of one spec (both gains, both modes): mean, CIs, tests, draw SD."""
+        return f"{self.root}/tables/{self.model}_{{spec}}_gains.csv"
+
+    @property
+    def mcnemar(self) -> str:
+        """Per (gain, mode, subset, draw): McNemar's test on the two models' paired test predictions."""
+        return f"{self.root}/tables/{self.model}_{{spec}}_mcnemar.csv"
+
+    @property
+    def findings(self) -> str:
+        return f"{self.root}/findings.md"
+
+    @property
+    def findings_rst(self) -> str:
+        """The same findings as reStructuredText, for the front page of `snakemake --report`."""
+        return f"{self.root}/report/findings.rst"
 
     @property
     def accuracy_figure(self) -> str:
@@ -129,3 +141,18 @@ class Paths:
     def benchmark(self, rule: str, *wildcards: str) -> str:
         name = "_".join(f"{{{w}}}" for w in wildcards) or rule
         return f"{self.root}/benchmarks/{rule}/{name}.tsv"
+
+
+def sidecar(path: str) -> str:
+    """The JSON sidecar of a checkpoint (architecture, classes, provenance)."""
+    return path.rsplit(".", 1)[0] + ".json"
+
+
+def svg(path: str) -> str:
+    """The SVG written beside every PNG figure."""
+    return path.rsplit(".", 1)[0] + ".svg"
+
+
+def layer_table(path: str) -> str:
+    """Per-layer quantization errors, written beside a quantized checkpoint."""
+    return path.rsplit(".", 1)[0] + "_layers.csv"

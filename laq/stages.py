@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -12,8 +13,10 @@ from tqdm import tqdm
 from laq.data.store import Split
 from laq.data.transforms import channel_stats
 from laq.evaluate import predict_logits, weight_sparsity
-from laq.io import sha256_file
-from laq.metrics import subset_metrics, topk_accuracy
+from laq.design import QUANTIZED, draw_calibration
+from laq.io import sha256_file, write_json
+from laq.metrics import accuracies, subset_correct, topk_accuracy
+from laq.paths import layer_table, sidecar
 from laq.models.sources import load_base
 from laq.seeding import derive_seed
 from laq.train import TrainSettings, train_classifier
@@ -85,46 +88,71 @@ def base_metrics(logits: np.ndarray, labels: np.ndarray, names: list[str]) -> di
     }
 
 
-def evaluate_on_subset(
-    model: torch.nn.Module, meta: dict[str, Any], test: Split, classes: Sequence[int], *, batch_size: int, device: str
-) -> dict[str, float]:
-    data = test.subset(classes)
-    logits = predict_logits(model, data.images, preprocess_for(meta), batch_size=batch_size, device=device, progress=False)
-    return subset_metrics(logits, data.labels, classes)
-
-
-def evaluate_models(
-    models: dict[str, Sequence[str]],
+def evaluate_checkpoints(
+    checkpoints: Mapping[str, Mapping[str, Sequence[str]]],
     manifests: Sequence[dict[str, Any]],
     test: Split,
     *,
     quantized: bool,
     batch_size: int,
     device: str,
-) -> dict[str, dict[str, Any]]:
+) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
     """Every subset's models on that subset's test images, in one process (a job costs more than an evaluation).
 
-    `models` maps a variant name to one checkpoint per manifest. Returns, per subset id, each variant's
-    metrics and `inputs_sha256` (variant -> checkpoint hash); for quantized models also the first
-    variant's sparsity, size and method.
+    `checkpoints[subset id][variant]` lists one checkpoint per calibration draw (one for a model that is
+    not quantized). Returns (results, correct): results[subset id][variant] is a list, per draw, of the
+    metrics (`laq.metrics.subset_metrics`) with the checkpoint's sha256 and, for quantized models, its
+    weight sparsity; results[subset id]["quantization"] describes the spec as the first checkpoint's
+    sidecar records it. correct["<subset id>/<variant>/<metric>"] is a uint8 array (draws x images) of
+    per-image correctness for top1_all and top1_sub, the paired data of McNemar's test.
     """
     from laq.models.checkpoint import load_checkpoint
 
-    out: dict[str, dict[str, Any]] = {}
-    for i, manifest in enumerate(tqdm(manifests, desc="subsets", mininterval=2)):
-        entry: dict[str, Any] = {"inputs_sha256": {}}
-        for j, (variant, paths) in enumerate(models.items()):
-            path = paths[i]
-            model, meta = load_quantized_checkpoint(path) if quantized else load_checkpoint(path)
-            entry[variant] = evaluate_on_subset(model, meta, test, manifest["classes"], batch_size=batch_size, device=device)
-            entry["inputs_sha256"][variant] = sha256_file(path)
-            if quantized and j == 0:
-                q = meta["quantization"]
-                entry.update(sparsity=weight_sparsity(model), size_bytes=q["size_bytes"], compression=q["compression"],
-                             method=q["spec"]["method"], bits=str(q["spec"]["bits"]))
-            log.info("%s %s: %s", manifest["id"], variant, entry[variant])
-        out[manifest["id"]] = entry
-    return out
+    results: dict[str, dict[str, Any]] = {}
+    correct: dict[str, np.ndarray] = {}
+    for manifest in tqdm(manifests, desc="subsets", mininterval=2):
+        sid, classes = manifest["id"], manifest["classes"]
+        data = test.subset(classes)
+        entry: dict[str, Any] = {}
+        for variant, paths in checkpoints[sid].items():
+            per_draw, hits = [], {"top1_all": [], "top1_sub": []}
+            for path in paths:
+                model, meta = load_quantized_checkpoint(path) if quantized else load_checkpoint(path)
+                logits = predict_logits(model, data.images, preprocess_for(meta), batch_size=batch_size, device=device, progress=False)
+                c = subset_correct(logits, data.labels, classes)
+                m: dict[str, Any] = {**accuracies(c), "sha256": sha256_file(path)}
+                if quantized:
+                    m["sparsity"] = weight_sparsity(model)
+                    entry.setdefault("quantization", spec_description(meta["quantization"]))
+                per_draw.append(m)
+                for k in hits:
+                    hits[k].append(c[k])
+                log.info("%s %s %s: top-1 %.2f%% (all) %.2f%% (sub)", sid, variant, Path(path).stem, m["top1_all"], m["top1_sub"])
+            entry[variant] = per_draw
+            for k, v in hits.items():
+                correct[f"{sid}/{variant}/{k}"] = np.stack(v).astype(np.uint8)
+        results[sid] = entry
+    return results, correct
+
+
+def spec_description(q: dict[str, Any]) -> dict[str, Any]:
+    """Typed columns describing a spec, from a quantized sidecar's `quantization` block: method and the
+    bits actually used per layer (min, max, mean, and the schedule they came from), storage and size."""
+    bits, layer_bits = q["spec"]["bits"], [int(b) for b in q["layer_bits"]]
+    if isinstance(bits, str):
+        schedule = bits
+    else:
+        schedule = "uniform" if len(set(layer_bits)) == 1 else "per-layer"
+    return {
+        "method": q["spec"]["method"],
+        "bits_schedule": schedule,
+        "bits_min": min(layer_bits),
+        "bits_max": max(layer_bits),
+        "bits_mean": float(np.mean(layer_bits)),
+        "bits_per_weight": q.get("bits_per_weight"),
+        "size_bytes": q["size_bytes"],
+        "compression": q["compression"],
+    }
 
 
 def embedder_model(embedder: str, base_checkpoint: str | None) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -156,6 +184,68 @@ def quantize_checkpoint(
     calib = preprocess_for(meta)(torch.from_numpy(calib_images))
     qspec = QuantSpec.from_dict({"seed": seed, **{k: v for k, v in spec.items() if k != "name"}})
     return quantize_model(model.to(device), calib.to(device), qspec, batch_size=batch_size)
+
+
+def quantize_subset(
+    base: tuple[torch.nn.Module, dict[str, Any]],
+    finetuned: tuple[torch.nn.Module, dict[str, Any]],
+    train: Split,
+    manifest: dict[str, Any],
+    spec: dict[str, Any],
+    outputs: Mapping[tuple[str, int], str],
+    *,
+    num_classes: int,
+    n_images: int,
+    seed: int,
+    batch_size: int,
+    device: str,
+    provenance_of: Mapping[str, dict[str, Any]],
+) -> None:
+    """Quantize every variant of one subset under one spec, from every calibration draw (see laq.design),
+    writing each to outputs[(variant, draw)] with its sidecar and layer table.
+
+    A data-free method (RTN) gives the same model whatever the calibration, so each model is quantized
+    once and written under every condition and draw. `provenance_of` maps "base"/"finetuned" to the
+    provenance block of that model's quantizations (computed once per job: hashing the inputs is slow).
+    """
+    from laq.quant import save_quantized, write_layer_table
+
+    models = {"base": base, "finetuned": finetuned}
+    by_variant = {q.variant: q for q in QUANTIZED}
+    data_free = spec["method"] == "rtn"
+    done: dict[tuple, Any] = {}
+    for (variant, draw), path in tqdm(outputs.items(), desc=f"{manifest['id']} {spec['name']}", mininterval=2):
+        q = by_variant[variant]
+        model, meta = models[q.model]
+        if data_free:
+            record = {"condition": q.condition, "draw": draw, "data_free": True, "n_images": 0}
+            key: tuple = (q.model,)
+            calib = train.images[:1]  # the method reads no data; one image drives the traversal
+        else:
+            cal = draw_calibration(train.labels, q.condition, manifest["classes"], num_classes, n_images,
+                                   seed=seed, subset_id=manifest["id"], spec=spec["name"], draw=draw)
+            record, key, calib = cal.record(train.labels), (q.model, q.condition, draw), train.images[cal.indices]
+        if key not in done:
+            qseed = derive_seed(seed, "quantize", manifest["id"], spec["name"], q.model, q.condition, draw)
+            done[key] = quantize_checkpoint(model, meta, calib, spec, batch_size=batch_size, device=device, seed=qseed)
+        result = done[key]
+        write_layer_table(layer_table(path), result)
+        save_quantized(path, result, {"spec": spec["name"], "variant": variant, "draw": str(draw)})
+        info = {
+            "spec": spec, "variant": variant, "calibration": record,
+            "layer_bits": [rec.bits for rec in result.layers], "bits_per_weight": stored_bits_per_weight(result),
+            **result.size_report(),
+        }
+        write_json(sidecar(path), {**meta, "quantization": info, "provenance": provenance_of[q.model]})
+        log.info("%s %s d%d: %s", manifest["id"], variant, draw, ", ".join(f"{r.name} {r.rel_error:.3g}" for r in result.layers))
+
+
+def stored_bits_per_weight(result: Any) -> float:
+    """Bits the packed checkpoint spends per quantized weight (codes only; steps are a few floats per layer)."""
+    from laq.quant.checkpoint import code_width
+
+    n = sum(rec.codes.numel() for rec in result.layers)
+    return sum(code_width(rec.codes)[0] * rec.codes.numel() for rec in result.layers) / n if n else float("nan")
 
 
 def load_quantized_checkpoint(path: str) -> tuple[torch.nn.Module, dict[str, Any]]:

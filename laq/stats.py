@@ -18,7 +18,7 @@ import pandas as pd
 
 from laq import seeding
 from laq.io import atomic_path
-from laq.tables import VARIANTS
+from laq.design import GAINS, VARIANTS
 
 _CHUNK = 1 << 22  # elements per bootstrap block: bounds memory for large tables
 
@@ -172,10 +172,10 @@ def mean_with_ci(v, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float,
 
 # ---------------------------------------------------------------------------------- figure statistics
 
-# Paired differences reported next to the variants: (name, minuend, subtrahend).
-DIFFERENCES = (
-    ("quant_aware-quant_agnostic", "quant_aware", "quant_agnostic"),  # label-aware gain
-    ("finetuned_quant-finetuned", "finetuned_quant", "finetuned"),  # cost of quantizing the fine-tuned model
+# Paired differences reported next to the variants: (name, minuend, subtrahend): the gains of the
+# study design and the cost of quantizing the fine-tuned model.
+DIFFERENCES = tuple((f"{g.minuend}-{g.subtrahend}", g.minuend, g.subtrahend) for g in GAINS) + (
+    ("finetuned_quant-finetuned", "finetuned_quant", "finetuned"),
 )
 STAT_COLUMNS = [
     "mode", "kind", "variant", "n_subsets", "spearman_rho", "rho_ci_low", "rho_ci_high",
@@ -184,7 +184,8 @@ STAT_COLUMNS = [
 
 
 def figure_statistics(table: pd.DataFrame, mode: str, seed: int, *, n_boot: int = 2000) -> pd.DataFrame:
-    """The numbers behind the accuracy-vs-distance figure of `mode` ("all" or "sub"), one row per series.
+    """The numbers behind the accuracy-vs-distance figure of `mode` ("all" or "sub"), one row per series,
+    from a table with one row per subset (average the draws first: `laq.tables.per_subset`).
 
     kind == "variant": top-1 of one variant. kind == "difference": the per-subset paired difference
     named in `variant` (e.g. quant_aware-quant_agnostic, the label-aware gain), in percentage points.
@@ -226,3 +227,164 @@ def write_statistics(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write the statistics table as CSV (6 significant digits, NaN as empty), atomically."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
+
+
+# ------------------------------------------------------------------------------- paired statistics
+#
+# The design: S subsets x D calibration draws. A gain (e.g. label-aware − label-agnostic top-1) is
+# measured per (subset, draw), pairing the two models' draws by index; draws of different conditions
+# are independent, so the pairing is arbitrary but harmless. Subsets share classes, so everything
+# computed over subsets treats overlapping subsets as independent and is optimistic.
+
+OVERLAP_NOTE = (
+    "subsets share classes, so tests over subsets (bootstrap CI, Wilcoxon) treat overlapping subsets as "
+    "independent and are optimistic"
+)
+
+
+def hierarchical_bootstrap(g, *, n_boot: int = 10000, seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high): the mean over subsets of each subset's mean over draws, with a 95 % percentile CI
+    from a two-level bootstrap: resample subsets with replacement, then draws within each chosen subset.
+
+    `g` is S x D (subsets x draws). Subsets with any non-finite value are dropped. NaN where undefined:
+    the mean with no subset; the CI with fewer than 2 subsets.
+    """
+    g = np.asarray(g, dtype=np.float64)
+    if g.ndim != 2:
+        raise ValueError(f"g must be subsets x draws, got shape {g.shape}")
+    g = g[np.isfinite(g).all(axis=1)]
+    s, d = g.shape
+    if s == 0 or d == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(g.mean())
+    if s < 2:
+        return mean, float("nan"), float("nan")
+    gen = seeding.rng(seed, "hierarchical-bootstrap")
+    stats, done = [], 0
+    rows = max(1, _CHUNK // (s * d))
+    while done < n_boot:
+        k = min(rows, n_boot - done)
+        si = gen.integers(0, s, size=(k, s))
+        di = gen.integers(0, d, size=(k, s, d))
+        stats.append(g[si[:, :, None], di].mean(axis=(1, 2)))
+        done += k
+    lo, hi = _percentile_ci(np.concatenate(stats))
+    return mean, lo, hi
+
+
+def wilcoxon_p(x) -> float:
+    """Two-sided Wilcoxon signed-rank p of the finite values (scipy's default method: exact for small
+    samples without ties or zeros); NaN with fewer than 2 non-zero values."""
+    from scipy.stats import wilcoxon
+
+    x = np.asarray(x, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if np.count_nonzero(x) < 2:
+        return float("nan")
+    return float(wilcoxon(x).pvalue)
+
+
+def pooled_draw_sd(g) -> float:
+    """Draw-to-draw standard deviation within a subset, pooled over subsets: sqrt(mean of the per-subset
+    sample variances, ddof=1), over subsets with finite values; NaN with fewer than 2 draws."""
+    g = np.asarray(g, dtype=np.float64)
+    g = g[np.isfinite(g).all(axis=1)]
+    if g.shape[0] == 0 or g.shape[1] < 2:
+        return float("nan")
+    return float(np.sqrt(np.mean(np.var(g, axis=1, ddof=1))))
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """McNemar's test of two classifiers on the same images: only_a / only_b = images only A / only B got right."""
+
+    only_a: int
+    only_b: int
+    p: float
+    test: str  # "exact" (binomial, fewer than EXACT_BELOW discordant pairs) or "chi2" (continuity-corrected)
+
+
+EXACT_BELOW = 25
+
+
+def mcnemar(a_correct, b_correct) -> McNemar:
+    """McNemar's two-sided test on paired per-image correctness: the exact binomial test on the discordant
+    pairs when there are fewer than 25, else the chi-square statistic (|b − c| − 1)² / (b + c) with 1 dof."""
+    from scipy.stats import binomtest, chi2
+
+    a, b = np.asarray(a_correct, dtype=bool), np.asarray(b_correct, dtype=bool)
+    if a.shape != b.shape:
+        raise ValueError(f"paired predictions differ in shape: {a.shape} vs {b.shape}")
+    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    n = only_a + only_b
+    if n == 0:
+        return McNemar(0, 0, 1.0, "exact")
+    if n < EXACT_BELOW:
+        return McNemar(only_a, only_b, float(binomtest(only_a, n, 0.5).pvalue), "exact")
+    stat = (abs(only_a - only_b) - 1) ** 2 / n
+    return McNemar(only_a, only_b, float(chi2.sf(stat, 1)), "chi2")
+
+
+# Comparisons summarised per spec: the design's gains (with McNemar per subset and draw) and the cost
+# of quantization (original − quantized), which says whether the spec leaves room for a gain.
+COMPARISONS: tuple[tuple[str, str, str, str], ...] = tuple(("gain", g.name, g.minuend, g.subtrahend) for g in GAINS) + (
+    ("cost", "cost_agnostic", "original", "quant_agnostic"),
+    ("cost", "cost_aware", "original", "quant_aware"),
+    ("cost", "cost_finetuned", "finetuned", "finetuned_quant"),
+)
+GAIN_COLUMNS = [
+    "kind", "comparison", "minuend", "subtrahend", "mode", "n_subsets", "n_draws", "mean_pp", "ci_low", "ci_high",
+    "wilcoxon_p", "draw_sd_pp", "subsets_positive", "minuend_top1", "subtrahend_top1",
+    "mcnemar_tests", "mcnemar_below_05", "note",
+]
+MCNEMAR_COLUMNS = ["comparison", "mode", "subset", "draw", "n_images", "only_minuend", "only_subtrahend", "p", "test"]
+
+
+def _by_subset(table: pd.DataFrame, column: str) -> tuple[list[str], np.ndarray]:
+    """subset ids and the S x D matrix of `column` (rows in draw order)."""
+    wide = table.pivot(index="subset", columns="draw", values=column).sort_index()
+    return list(wide.index), wide.to_numpy(np.float64)
+
+
+def gain_statistics(
+    table: pd.DataFrame, correct: dict[str, np.ndarray], *, seed: int, n_boot: int = 10000
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(summary, mcnemar) for one spec's long table (one row per subset and draw).
+
+    summary: one row per comparison and mode with the mean difference over subsets (pp), its
+    hierarchical-bootstrap 95 % CI, the Wilcoxon signed-rank p over the per-subset means, the pooled
+    draw-to-draw SD of the difference, how many subsets had a positive mean difference, the mean top-1
+    of both sides, and (gains) how many per-(subset, draw) McNemar tests gave p < 0.05.
+    mcnemar: per gain, mode, subset and draw, McNemar's test on the two models' test predictions, from
+    `correct["<subset>/<variant>/top1_<mode>"]` (draws x images, see laq.stages.evaluate_checkpoints).
+    """
+    summary, tests = [], []
+    for kind, name, a, b in COMPARISONS:
+        for mode in ("all", "sub"):
+            ids, ga = _by_subset(table, f"{a}_top1_{mode}")
+            _, gb = _by_subset(table, f"{b}_top1_{mode}")
+            g = ga - gb
+            ok = np.isfinite(g).all(axis=1)
+            mean, lo, hi = hierarchical_bootstrap(g, n_boot=n_boot, seed=seed)
+            rows = []
+            if kind == "gain":
+                for sid in ids:
+                    ca, cb = correct[f"{sid}/{a}/top1_{mode}"], correct[f"{sid}/{b}/top1_{mode}"]
+                    for d in range(ca.shape[0]):
+                        t = mcnemar(ca[d], cb[d])
+                        rows.append({"comparison": name, "mode": mode, "subset": sid, "draw": d, "n_images": ca.shape[1],
+                                     "only_minuend": t.only_a, "only_subtrahend": t.only_b, "p": t.p, "test": t.test})
+                tests += rows
+            summary.append({
+                "kind": kind, "comparison": name, "minuend": a, "subtrahend": b, "mode": mode,
+                "n_subsets": int(ok.sum()), "n_draws": int(g.shape[1]),
+                "mean_pp": mean, "ci_low": lo, "ci_high": hi,
+                "wilcoxon_p": wilcoxon_p(g[ok].mean(axis=1)), "draw_sd_pp": pooled_draw_sd(g),
+                "subsets_positive": int((g[ok].mean(axis=1) > 0).sum()),
+                "minuend_top1": float(np.mean(ga[ok])) if ok.any() else float("nan"),
+                "subtrahend_top1": float(np.mean(gb[ok])) if ok.any() else float("nan"),
+                "mcnemar_tests": len(rows) if kind == "gain" else None,
+                "mcnemar_below_05": sum(r["p"] < 0.05 for r in rows) if kind == "gain" else None,
+                "note": OVERLAP_NOTE,
+            })
+    return pd.DataFrame(summary, columns=GAIN_COLUMNS), pd.DataFrame(tests, columns=MCNEMAR_COLUMNS)

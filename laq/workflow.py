@@ -8,10 +8,6 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Iterator
 
-import numpy as np
-
-from laq import seeding
-from laq.data.store import Split
 from laq.io import LaqError
 
 if TYPE_CHECKING:
@@ -61,13 +57,3 @@ def preprocess_for(meta: dict[str, Any]) -> Preprocess:
     from laq.data.transforms import Preprocess
 
     return Preprocess(int(meta["input_size"]), tuple(meta["mean"]), tuple(meta["std"]))
-
-
-def calibration_images(train: Split, classes: list[int] | None, n: int, seed: int, key: str) -> np.ndarray:
-    """`n` training images drawn without replacement from `classes` (all classes if None), deterministically."""
-    idx = np.arange(len(train)) if classes is None else np.flatnonzero(np.isin(train.labels, classes))
-    if len(idx) == 0:
-        raise LaqError(f"no training images for calibration set {key}; check the subset's classes.")
-    rng = seeding.rng(seed, "calibration", key)
-    pick = np.sort(rng.choice(idx, size=min(n, len(idx)), replace=False))
-    return train.images[pick]

@@ -3,8 +3,9 @@ import re
 import sys
 
 from laq.config import validate_config
+from laq.design import quantized_runs
 from laq.io import LaqError, config_hash
-from laq.paths import Paths
+from laq.paths import Paths, layer_table, sidecar, svg
 from laq.subsets import read_subsets_file, subset_ids
 
 try:
@@ -33,17 +34,18 @@ wildcard_constraints:
     mode="all|sub",
 
 
-def aware_models(wc):
-    """The label-aware quantized model of every subset; a data-free method (RTN) has no calibration set,
-    so its label-aware model is the label-agnostic one, made once instead of once per subset."""
-    if SPECS[wc.spec]["method"] == "rtn":
-        return expand(P.quant_agnostic, spec=wc.spec) * len(SUBSET_IDS)
-    return expand(P.quant_aware, spec=wc.spec, subset=SUBSET_IDS)
+DRAWS = config["quantization"]["draws"]
+QUANT_RUNS = quantized_runs(DRAWS)  # (variant, draw) made by each quantize job, in output order
 
 
-def finetuned_quant_models(wc):
-    """The fine-tuned, then quantized model of every subset."""
-    return expand(P.quant_finetuned, spec=wc.spec, subset=SUBSET_IDS)
+def quantized_models(spec):
+    """Every quantized checkpoint of a spec: subset by subset, each in QUANT_RUNS order (see laq.design.nest_runs)."""
+    return [P.quantized(v, d).format(spec=spec, subset=s) for s in SUBSET_IDS for v, d in QUANT_RUNS]
+
+
+def result_figures():
+    figs = [P.result_figure(k).format(spec=s) for s in SPEC_NAMES for k in ("quant_drop", "aware_gain")]
+    return figs + ([P.bits_figure] if len(SPEC_NAMES) > 1 else [])
 
 
 def study_hash(spec):
@@ -72,18 +74,3 @@ LIGHT = dict(mem_mb=1000, runtime=10, cpus_per_task=1)
 def section(*keys):
     """The config values a rule depends on, as params: changing others does not re-run it."""
     return {k: config[k] for k in keys}
-
-
-def sidecar(path):
-    """The JSON sidecar of a checkpoint (architecture, classes, provenance)."""
-    return path.rsplit(".", 1)[0] + ".json"
-
-
-def svg(path):
-    """The SVG written beside every PNG figure."""
-    return path.rsplit(".", 1)[0] + ".svg"
-
-
-def layer_table(path):
-    """Per-layer quantization errors, written beside the quantized checkpoint."""
-    return path.rsplit(".", 1)[0] + "_layers.csv"

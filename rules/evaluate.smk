@@ -1,35 +1,17 @@
-rule evaluate_agnostic:
-    """Test logits of the label-agnostic quantized model, once per spec (subsets slice them)."""
-    input:
-        model=P.quant_agnostic,
-        meta=sidecar(P.quant_agnostic),
-        test=P.test,
-    output:
-        P.agnostic_logits,
-    params:
-        batch_size=config["evaluation"]["batch_size"],
-        device=config["device"],
-    threads: config["threads"]
-    resources:
-        **heavy(config["threads"]),
-    log:
-        P.log("evaluate_agnostic", "spec"),
-    script:
-        "../scripts/evaluate_agnostic.py"
-
-
 rule evaluate:
-    """top-1/top-5 (all / pick sub), sparsity and size of every subset's label-aware and fine-tuned quantized models."""
+    """top-1/top-5 (all / pick sub) of every quantized model of one spec (all subsets, variants and draws),
+    and each model's per-image correctness for the paired tests."""
     input:
-        aware=aware_models,
-        finetuned=finetuned_quant_models,
-        meta=lambda wc: [sidecar(p) for p in aware_models(wc) + finetuned_quant_models(wc)],
+        models=lambda wc: quantized_models(wc.spec),
+        meta=lambda wc: [sidecar(p) for p in quantized_models(wc.spec)],
         subsets=expand(P.subset, subset=SUBSET_IDS),
         test=P.test,
     output:
-        P.quant_eval,
+        metrics=P.quant_eval,
+        correct=P.quant_correct,
     params:
         batch_size=config["evaluation"]["batch_size"],
+        draws=DRAWS,
         device=config["device"],
     threads: 1
     resources:

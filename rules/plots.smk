@@ -1,8 +1,3 @@
-def result_figures():
-    figs = [P.result_figure(k).format(spec=s) for s in SPEC_NAMES for k in ("quant_drop", "aware_gain")]
-    return figs + ([P.bits_figure] if len(SPEC_NAMES) > 1 else [])
-
-
 rule plot_accuracy:
     """The headline figure: top-1 vs median inter-class distance per variant, with a*log(b*x)+c fits, and its statistics."""
     input:
@@ -14,7 +9,6 @@ rule plot_accuracy:
     params:
         rc=config["plots"].get("rc", {}),
         seed=config["seed"],
-        spec=lambda wc: SPECS[wc.spec],
     resources:
         **LIGHT,
     log:
@@ -24,16 +18,16 @@ rule plot_accuracy:
 
 
 rule plot_spec:
-    """Quantization drop and label-aware gain per subset, for one spec."""
+    """Quantization drop and label-aware gains per subset, for one spec."""
     input:
-        P.table,
+        table=P.table,
+        gains=P.gains,
     output:
         drop=report(P.result_figure("quant_drop"), category="Quantization drop", caption="../report/quant_drop.rst"),
         gain=report(P.result_figure("aware_gain"), category="Label-aware gain", caption="../report/aware_gain.rst"),
         svgs=[svg(P.result_figure(k)) for k in ("quant_drop", "aware_gain")],
     params:
         rc=config["plots"].get("rc", {}),
-        spec=lambda wc: SPECS[wc.spec],
     resources:
         **LIGHT,
     log:
@@ -60,4 +54,7 @@ rule plot_bits:
         "../scripts/plot_bits.py"
 
 
-localrules: plot_accuracy, plot_spec, plot_bits
+localrules:
+    plot_accuracy,
+    plot_spec,
+    plot_bits,

@@ -1,84 +1,35 @@
-# Three quantized models per spec: the base model with the subset's calibration images (label-aware),
-# the fine-tuned model with the same images, and the base model with images of all classes (label-agnostic,
-# one per spec, shared by every subset).
+# One job per (spec, subset) quantizes every variant of laq.design (label-aware, label-agnostic,
+# mismatched classes, fine-tuned) from every calibration draw: a job costs ~3 s of start-up and a
+# quantization of the small default model well under one, while a cluster still gets specs x subsets jobs.
 
-QUANT_COMMON = dict(
-    params=dict(
+
+rule quantize:
+    """Every quantized variant of one subset under one spec, from every calibration draw."""
+    input:
+        base=P.base,
+        base_meta=sidecar(P.base),
+        finetuned=P.finetuned,
+        finetuned_meta=sidecar(P.finetuned),
+        subset=P.subset,
+        train=P.train,
+        classes=P.classes,
+    output:
+        models=[P.quantized(v, d) for v, d in QUANT_RUNS],
+        meta=[sidecar(P.quantized(v, d)) for v, d in QUANT_RUNS],
+        layers=[layer_table(P.quantized(v, d)) for v, d in QUANT_RUNS],
+    params:
         spec=lambda wc: SPECS[wc.spec],
         calibration_images=config["quantization"]["calibration_images"],
+        draws=DRAWS,
         batch_size=config["quantization"]["batch_size"],
         seed=config["seed"],
         device=config["device"],
-    ),
-)
-
-
-rule quantize_aware:
-    """Base model quantized with calibration images of the subset's classes (label-aware)."""
-    input:
-        model=P.base,
-        meta=sidecar(P.base),
-        subset=P.subset,
-        train=P.train,
-    output:
-        model=P.quant_aware,
-        meta=sidecar(P.quant_aware),
-        layers=layer_table(P.quant_aware),
-    params:
-        **QUANT_COMMON["params"],
     threads: 1
     resources:
         **heavy(1),
     log:
-        P.log("quantize_aware", "spec", "subset"),
+        P.log("quantize", "spec", "subset"),
     benchmark:
-        P.benchmark("quantize_aware", "spec", "subset")
-    script:
-        "../scripts/quantize.py"
-
-
-rule quantize_finetuned:
-    """Fine-tuned model quantized with the same subset calibration images."""
-    input:
-        model=P.finetuned,
-        meta=sidecar(P.finetuned),
-        subset=P.subset,
-        train=P.train,
-    output:
-        model=P.quant_finetuned,
-        meta=sidecar(P.quant_finetuned),
-        layers=layer_table(P.quant_finetuned),
-    params:
-        **QUANT_COMMON["params"],
-    threads: 1
-    resources:
-        **heavy(1),
-    log:
-        P.log("quantize_finetuned", "spec", "subset"),
-    benchmark:
-        P.benchmark("quantize_finetuned", "spec", "subset")
-    script:
-        "../scripts/quantize.py"
-
-
-rule quantize_agnostic:
-    """Base model quantized with calibration images drawn from all classes (label-agnostic control)."""
-    input:
-        model=P.base,
-        meta=sidecar(P.base),
-        train=P.train,
-    output:
-        model=P.quant_agnostic,
-        meta=sidecar(P.quant_agnostic),
-        layers=layer_table(P.quant_agnostic),
-    params:
-        **QUANT_COMMON["params"],
-    threads: config["threads"]
-    resources:
-        **heavy(config["threads"]),
-    log:
-        P.log("quantize_agnostic", "spec"),
-    benchmark:
-        P.benchmark("quantize_agnostic", "spec")
+        P.benchmark("quantize", "spec", "subset")
     script:
         "../scripts/quantize.py"

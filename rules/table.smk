@@ -1,13 +1,11 @@
 rule table:
-    """One CSV per (dataset, model, spec): a row per subset with every variant's accuracies (joined from the evaluation files)."""
+    """One CSV per (dataset, model, spec): a row per subset and calibration draw with every variant's accuracies."""
     input:
         subsets=expand(P.subset, subset=SUBSET_IDS),
         finetuned=P.finetuned_eval,
         quantized=P.quant_eval,
         base_logits=P.base_logits,
-        agnostic_logits=P.agnostic_logits,
         base=P.base,
-        agnostic=P.quant_agnostic,
     output:
         report(P.table, category="Tables", caption="../report/table.rst"),
     params:
@@ -26,4 +24,25 @@ rule table:
         "../scripts/table.py"
 
 
-localrules: table
+rule statistics:
+    """The paired gains of one spec (label-aware vs agnostic and vs mismatched, both modes): mean,
+    hierarchical-bootstrap CI, Wilcoxon p, draw SD, and McNemar per subset and draw."""
+    input:
+        table=P.table,
+        correct=P.quant_correct,
+    output:
+        gains=report(P.gains, category="Label-aware gain", caption="../report/gains.rst"),
+        mcnemar=P.mcnemar,
+    params:
+        seed=config["seed"],
+    resources:
+        **LIGHT,
+    log:
+        P.log("statistics", "spec"),
+    script:
+        "../scripts/statistics.py"
+
+
+localrules:
+    table,
+    statistics,

@@ -1,12 +1,16 @@
 from laq.data.store import load_split
+from laq.design import nest_runs
 from laq.io import provenance, read_json, write_json
-from laq.stages import evaluate_models
+from laq.stages import evaluate_checkpoints
+from laq.tables import save_arrays
 from laq.workflow import job, resolve_device
 
 with job(snakemake) as log:
-    inp, p = snakemake.input, snakemake.params
-    models = {"quant_aware": inp.aware, "finetuned_quant": inp.finetuned}
-    results = evaluate_models(models, [read_json(s) for s in inp.subsets], load_split(inp.test), quantized=True,
-                              batch_size=p.batch_size, device=resolve_device(p.device))
-    write_json(snakemake.output[0], {"spec": snakemake.wildcards.spec, "subsets": results,
-                                     "provenance": provenance(dict(p.items()), {"test": inp.test})})
+    inp, p, out = snakemake.input, snakemake.params, snakemake.output
+    manifests = [read_json(s) for s in inp.subsets]
+    checkpoints = nest_runs(inp.models, [m["id"] for m in manifests], p.draws)
+    results, correct = evaluate_checkpoints(checkpoints, manifests, load_split(inp.test), quantized=True,
+                                            batch_size=p.batch_size, device=resolve_device(p.device))
+    save_arrays(out.correct, correct)
+    write_json(out.metrics, {"spec": snakemake.wildcards.spec, "subsets": results,
+                             "provenance": provenance({"batch_size": p.batch_size}, {"test": inp.test})})

@@ -1,22 +1,18 @@
 from laq.data.store import load_split
-from laq.io import provenance, read_json, write_json
+from laq.design import quantized_runs
+from laq.io import provenance, read_json, sha256_file
 from laq.models.checkpoint import load_checkpoint
-from laq.quant import save_quantized, write_layer_table
-from laq.stages import quantize_checkpoint
-from laq.workflow import calibration_images, job, resolve_device
+from laq.stages import quantize_subset
+from laq.workflow import job, resolve_device
 
 with job(snakemake) as log:
-    inp, out, p = snakemake.input, snakemake.output, snakemake.params
-    model, meta = load_checkpoint(inp.model)
-    manifest = read_json(inp.subset) if "subset" in inp.keys() else None
-    key = manifest["id"] if manifest else "all"
-    calib = calibration_images(load_split(inp.train), manifest and manifest["classes"], p.calibration_images, p.seed, key)
-    log.info("quantizing %s with spec %s on %d calibration images (%s)", inp.model, p.spec, len(calib), key)
-    result = quantize_checkpoint(model, meta, calib, p.spec, batch_size=p.batch_size, device=resolve_device(p.device), seed=p.seed)
-    write_layer_table(out.layers, result)
-    save_quantized(out.model, result, {"spec": p.spec["name"]})
-    meta.update(
-        quantization={"spec": p.spec, "calibration": key, "n_calibration": len(calib), **result.size_report()},
-        provenance=provenance({"spec": p.spec, "seed": p.seed}, {"model": inp.model, "train": inp.train}),
-    )
-    write_json(out.meta, meta)
+    inp, p = snakemake.input, snakemake.params
+    manifest, runs = read_json(inp.subset), quantized_runs(p.draws)
+    cfg = {"spec": p.spec, "seed": p.seed, "calibration_images": p.calibration_images, "draws": p.draws}
+    common = provenance(cfg, {"train": inp.train, "subset": inp.subset})
+    prov = {m: {**common, "inputs": {**common["inputs"], "model": sha256_file(inp[m])}} for m in ("base", "finetuned")}
+    log.info("%s, spec %s: %d quantized models, %d calibration images each", manifest["id"], p.spec["name"], len(runs), p.calibration_images)
+    quantize_subset(load_checkpoint(inp.base), load_checkpoint(inp.finetuned), load_split(inp.train), manifest, p.spec,
+                    dict(zip(runs, snakemake.output.models)), num_classes=len(read_json(inp.classes)["names"]),
+                    n_images=p.calibration_images, seed=p.seed, batch_size=p.batch_size, device=resolve_device(p.device),
+                    provenance_of=prov)

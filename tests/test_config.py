@@ -55,5 +55,5 @@ def test_bad_values_are_named(path, value, expect):
 def test_duplicate_spec_names_rejected():
     cfg = copy.deepcopy(DEFAULT)
     cfg["quantization"]["specs"].append(dict(cfg["quantization"]["specs"][0]))
-    with pytest.raises(LaqError, match="duplicate names gpfq4"):
+    with pytest.raises(LaqError, match=f"duplicate names {cfg['quantization']['specs'][0]['name']}"):
         validate_config(cfg)

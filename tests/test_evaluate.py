@@ -46,59 +46,87 @@ def _entry_metrics(logits, labels, classes):
             "top1_sub": loop_topk(sub, sub_lb, 1), "top5_sub": loop_topk(sub, sub_lb, 5)}
 
 
-def test_table_row_joins_every_variant():
-    from laq.tables import METRICS, VARIANTS, table_row
+def _fake_entry(rng, draws, sha):
+    return [{**{m: float(rng.uniform(0, 100)) for m in ("top1_all", "top5_all", "top1_sub", "top5_sub")},
+             "sparsity": 0.25, "sha256": f"{sha}{d}" * 32} for d in range(draws)]
+
+
+def test_table_rows_join_every_variant_and_draw():
+    from laq.design import QUANTIZED_VARIANTS
+    from laq.tables import METRICS, VARIANTS, table_rows
 
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 12, 400)
-    base, agnostic = rng.normal(size=(400, 12)), rng.normal(size=(400, 12))
+    base = rng.normal(size=(400, 12))
     classes = [1, 4, 9]
     manifest = {"id": "similar-k3-00", "strategy": "similar", "classes": classes, "class_names": ["a", "b c", "d"],
                 "dist_min": 0.1, "dist_max": 0.9, "dist_mean": 0.5, "dist_median": 0.4}
-    fake = lambda v: {m: float(rng.uniform(0, 100)) for m in METRICS}  # noqa: E731
-    finetuned = {"finetuned": fake(0), "inputs_sha256": {"finetuned": "f" * 64}}
-    quantized = {"quant_aware": fake(1), "finetuned_quant": fake(2), "sparsity": 0.25, "size_bytes": 123, "compression": 6.0,
-                 "method": "gpfq", "bits": "4", "inputs_sha256": {"quant_aware": "a" * 64, "finetuned_quant": "b" * 64}}
-    row = table_row(manifest, (base, labels), (agnostic, labels), finetuned, quantized, {"base": "0" * 64, "agnostic": "9" * 64})
-    expected = {"original": _entry_metrics(base, labels, classes), "quant_agnostic": _entry_metrics(agnostic, labels, classes),
-                "finetuned": finetuned["finetuned"], "quant_aware": quantized["quant_aware"],
-                "finetuned_quant": quantized["finetuned_quant"]}
-    for v in VARIANTS:
-        for m in METRICS:
-            assert row[f"{v}_{m}"] == pytest.approx(expected[v][m], abs=1e-4), (v, m)
-    assert row["class_names"] == "a b_c d" and row["classes"] == "1 4 9" and row["size"] == 3
-    assert row["checkpoints_sha256"] == ("original:000000000000 quant_aware:aaaaaaaaaaaa quant_agnostic:999999999999 "
-                                         "finetuned:ffffffffffff finetuned_quant:bbbbbbbbbbbb")
+    finetuned = {"finetuned": _fake_entry(rng, 1, "f")}
+    quantized = {v: _fake_entry(rng, 3, str(i)) for i, v in enumerate(QUANTIZED_VARIANTS)}
+    quantized["quantization"] = {"method": "gpfq", "bits_schedule": "uniform", "bits_min": 4, "bits_max": 4, "bits_mean": 4.0,
+                                 "bits_per_weight": 4.9, "size_bytes": 123, "compression": 6.0}
+    rows = table_rows(manifest, (base, labels), finetuned, quantized, "e" * 64)
+    assert [r["draw"] for r in rows] == [0, 1, 2]
+    for d, row in enumerate(rows):
+        expected = {"original": _entry_metrics(base, labels, classes), "finetuned": finetuned["finetuned"][0],
+                    **{v: quantized[v][d] for v in QUANTIZED_VARIANTS}}
+        for v in VARIANTS:
+            for m in METRICS:
+                assert row[f"{v}_{m}"] == pytest.approx(expected[v][m], abs=1e-4), (v, m, d)
+        assert row["class_names"] == "a b_c d" and row["classes"] == "1 4 9" and row["size"] == 3
+        assert row["bits_min"] == 4 and row["method"] == "gpfq" and row["sparsity"] == 0.25
+        hashes = dict(h.split(":") for h in row["checkpoints_sha256"].split())
+        assert list(hashes) == list(VARIANTS) and hashes["original"] == "e" * 12 and hashes["finetuned"] == "f0" * 6
+        assert hashes["quant_mismatched"] == f"2{d}" * 6  # the draw's own checkpoint
 
 
-def test_evaluate_models_equals_evaluating_each_model_alone(tmp_path):
+def test_per_subset_averages_the_draws():
+    import pandas as pd
+
+    from laq.tables import per_subset
+
+    t = pd.DataFrame({"subset": ["b", "b", "a", "a"], "draw": [0, 1, 0, 1], "strategy": ["x", "x", "y", "y"],
+                      "quant_aware_top1_all": [10.0, 20.0, 30.0, 50.0], "dist_median": [1.0, 1.0, 2.0, 2.0]})
+    s = per_subset(t).set_index("subset")
+    assert s.loc["b", "quant_aware_top1_all"] == 15.0 and s.loc["a", "quant_aware_top1_all"] == 40.0
+    assert s.loc["a", "strategy"] == "y" and "draw" not in s.columns and list(s.index) == ["b", "a"]
+
+
+def test_evaluate_checkpoints_equals_evaluating_each_model_alone(tmp_path):
     import hashlib
 
     import torch
 
     from laq.data.store import Split
     from laq.evaluate import predict_logits
+    from laq.metrics import subset_correct
     from laq.models.checkpoint import save_checkpoint
-    from laq.stages import evaluate_models, make_base_model
+    from laq.stages import evaluate_checkpoints, make_base_model
     from laq.workflow import preprocess_for
 
     rng = np.random.default_rng(3)
     test = Split(rng.integers(0, 256, (120, 16, 16, 3), dtype=np.uint8), np.repeat(np.arange(6), 20).astype(np.int64))
     cfg = {"source": "train", "depth": 8, "width": 4}
-    paths, manifests, expected = [], [], []
+    checkpoints, manifests, expected = {}, [], {}
     for seed, classes in ((0, [0, 2, 5]), (1, [1, 3])):
-        model, meta = make_base_model(cfg, test, list("abcdef"), seed=seed, device="cpu")
-        paths.append(str(tmp_path / f"m{seed}.safetensors"))
-        save_checkpoint(paths[-1], model, meta)
-        manifests.append({"id": f"random-k{len(classes)}-0{seed}", "classes": classes})
-        with torch.no_grad():
-            logits = predict_logits(model, test.images, preprocess_for(meta), progress=False)
-        expected.append(_entry_metrics(logits, test.labels, classes))
-    out = evaluate_models({"finetuned": paths}, manifests, test, quantized=False, batch_size=7, device="cpu")
+        sid = f"random-k{len(classes)}-0{seed}"
+        manifests.append({"id": sid, "classes": classes})
+        checkpoints[sid] = {"finetuned": []}
+        for draw in range(2):
+            model, meta = make_base_model(cfg, test, list("abcdef"), seed=10 * seed + draw, device="cpu")
+            path = str(tmp_path / f"m{seed}-{draw}.safetensors")
+            save_checkpoint(path, model, meta)
+            checkpoints[sid]["finetuned"].append(path)
+            with torch.no_grad():
+                logits = predict_logits(model, test.images, preprocess_for(meta), progress=False)
+            expected[sid, draw] = (_entry_metrics(logits, test.labels, classes), subset_correct(logits, test.labels, classes), path)
+    out, correct = evaluate_checkpoints(checkpoints, manifests, test, quantized=False, batch_size=7, device="cpu")
     assert list(out) == ["random-k3-00", "random-k2-01"]
-    for path, manifest, exp in zip(paths, manifests, expected):
-        entry = out[manifest["id"]]
+    for (sid, draw), (exp, hits, path) in expected.items():
+        entry = out[sid]["finetuned"][draw]
         for m, v in exp.items():
-            assert entry["finetuned"][m] == pytest.approx(v), (manifest["id"], m)
-        assert entry["finetuned"]["n_images"] == 20 * len(manifest["classes"])
-        assert entry["inputs_sha256"]["finetuned"] == hashlib.sha256(open(path, "rb").read()).hexdigest()
+            assert entry[m] == pytest.approx(v), (sid, m)
+        assert entry["n_images"] == 20 * int(sid[len("random-k")])  # 20 test images per class
+        assert entry["sha256"] == hashlib.sha256(open(path, "rb").read()).hexdigest()
+        for k in ("top1_all", "top1_sub"):
+            np.testing.assert_array_equal(correct[f"{sid}/finetuned/{k}"][draw], hits[k].astype(np.uint8))

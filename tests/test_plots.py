@@ -10,36 +10,45 @@ import pytest
 from laq.io import LaqError
 from laq.plots import results as R
 from laq.plots.style import VARIANT_STYLES, apply_style, figure_paths, save_figure
+from laq.tables import bits_label, per_subset, read_table
 
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = tuple(VARIANT_STYLES)
 
 
-def synthetic_table(n_per: int = 4, *, seed: int = 0, method: str = "gpfq", bits=4, spec: str = "gpfq4") -> pd.DataFrame:
-    """A table with the exact columns of laq.tables.table_row + write_table: 3 strategies x n_per subsets."""
+SCHEDULES = {4: ("uniform", 4, 4, 4.0), "asc": ("asc", 3, 5, 4.0), "list": ("per-layer", 3, 5, 4.2)}
+
+
+def synthetic_table(n_per: int = 4, *, seed: int = 0, method: str = "gpfq", bits=4, spec: str = "gpfq4", draws: int = 2) -> pd.DataFrame:
+    """A long table with the columns of laq.tables.table_rows + write_table: 3 strategies x n_per subsets x draws."""
     rng = np.random.default_rng(seed)
     ranges = {"similar": (0.3, 3.0), "random": (5.0, 30.0), "dissimilar": (40.0, 90.0)}
+    schedule, lo_bits, hi_bits, mean_bits = SCHEDULES[bits]
     rows = []
     for strategy, (lo, hi) in ranges.items():
         for i in range(n_per):
             d = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
             ld = np.log(d)
             level = {"original": 78 + 3 * ld, "quant_aware": 72 + 5 * ld, "quant_agnostic": 70 + 5.3 * ld,
-                     "finetuned": 90 + 2 * ld, "finetuned_quant": 84 + 3.5 * ld}
-            row = {
+                     "quant_mismatched": 69 + 5.3 * ld, "finetuned": 90 + 2 * ld, "finetuned_quant": 84 + 3.5 * ld}
+            head = {
                 "subset": f"{strategy}-k10-{i:02d}", "strategy": strategy, "size": 10,
                 "classes": " ".join(map(str, sorted(rng.choice(100, 10, replace=False)))),
                 "class_names": " ".join(f"class_{j}" for j in range(10)),
                 "dist_min": d / 4, "dist_max": 3 * d, "dist_mean": 1.4 * d, "dist_median": d,
             }
-            for v in VARIANTS:
-                top1 = float(np.clip(level[v] + rng.normal(0, 2.5), 0, 100))
-                row.update({f"{v}_top1_all": top1, f"{v}_top5_all": min(100.0, top1 + 15),
-                            f"{v}_top1_sub": min(100.0, top1 + 6), f"{v}_top5_sub": min(100.0, top1 + 20)})
-            row.update(sparsity=0.3, size_bytes=123456, compression=7.9, method=method, bits=bits,
-                       spec=spec, model="resnet8", dataset="glyphs100", seed=0, config_hash="0123456789abcdef")
-            rows.append(row)
-    return pd.DataFrame(rows).sort_values("subset", kind="stable").reset_index(drop=True)
+            fixed = {v: float(np.clip(level[v] + rng.normal(0, 2.5), 0, 100)) for v in ("original", "finetuned")}
+            for draw in range(draws):
+                row = {**head, "draw": draw}
+                for v in VARIANTS:
+                    top1 = fixed.get(v, float(np.clip(level[v] + rng.normal(0, 2.5), 0, 100)))
+                    row.update({f"{v}_top1_all": top1, f"{v}_top5_all": min(100.0, top1 + 15),
+                                f"{v}_top1_sub": min(100.0, top1 + 6), f"{v}_top5_sub": min(100.0, top1 + 20)})
+                row.update(sparsity=0.3, method=method, bits_schedule=schedule, bits_min=lo_bits, bits_max=hi_bits,
+                           bits_mean=mean_bits, bits_per_weight=lo_bits + 0.9, size_bytes=123456, compression=7.9,
+                           spec=spec, model="resnet8", dataset="glyphs100", seed=0, config_hash="0123456789abcdef")
+                rows.append(row)
+    return pd.DataFrame(rows).sort_values(["subset", "draw"], kind="stable").reset_index(drop=True)
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +83,7 @@ def check_figure(path: Path) -> tuple[int, int]:
 def test_variant_styles_are_distinct():
     assert VARIANT_STYLES["quant_aware"].label == "quantized (label-aware)"
     assert VARIANT_STYLES["finetuned_quant"].label == "fine-tuned + quantized"
-    assert len({s.colour for s in VARIANT_STYLES.values()}) == len({s.marker for s in VARIANT_STYLES.values()}) == 5
+    assert len({s.colour for s in VARIANT_STYLES.values()}) == len({s.marker for s in VARIANT_STYLES.values()}) == len(VARIANTS)
 
 
 def test_apply_style_sets_defaults_then_user_rc():
@@ -108,7 +117,7 @@ def test_save_figure_writes_both_and_closes_pyplot_figures(tmp_path):
 
 def test_accuracy_vs_distance(tmp_path, table):
     # mode "sub" runs in test_scripts_follow_rules_plots_smk
-    assert R.plot_accuracy_vs_distance(table, "all", tmp_path / "acc.png", title="resnet8 on glyphs100") == []
+    assert R.plot_accuracy_vs_distance(per_subset(table), "all", tmp_path / "acc.png", title="resnet8 on glyphs100") == []
     h, w = check_figure(tmp_path / "acc.png")
     assert w > h  # landscape, legend beside the axes
     assert w >= 7.4 * 150 * 0.8  # saved at 150 dpi at least
@@ -117,30 +126,33 @@ def test_accuracy_vs_distance(tmp_path, table):
 
 
 def test_spec_figures_and_bits(tmp_path, table):
-    assert R.plot_quant_drop(table, tmp_path / "drop.png", title="t") == []
-    assert R.plot_aware_gain(table, tmp_path / "gain.png", title="t") == []
+    assert R.plot_quant_drop(per_subset(table), tmp_path / "drop.png", title="t") == []
+    gains = pd.DataFrame([{"comparison": c, "mode": m, "mean_pp": 1.0, "ci_low": 0.5, "ci_high": 1.5}
+                          for c in ("aware_vs_agnostic", "aware_vs_mismatched") for m in ("all", "sub")])
+    assert R.plot_aware_gain(table, gains, tmp_path / "gain.png", title="t") == []
     check_figure(tmp_path / "drop.png")
     h12, _ = check_figure(tmp_path / "gain.png")
-    R.plot_aware_gain(synthetic_table(8, seed=1), tmp_path / "gain24.png", title="t")
+    R.plot_aware_gain(synthetic_table(8, seed=1), None, tmp_path / "gain24.png", title="t")
     h24, _ = check_figure(tmp_path / "gain24.png")
     assert h24 > 1.4 * h12  # one row per subset
     tables = {
-        "gpfq4": table,
-        "rtn-asc": synthetic_table(seed=3, method="rtn", bits="asc", spec="rtn-asc"),
-        "gpfq-list": synthetic_table(seed=4, bits="[4, 4, 3, 5]", spec="gpfq-list"),
+        "gpfq4": per_subset(table),
+        "rtn-asc": per_subset(synthetic_table(seed=3, method="rtn", bits="asc", spec="rtn-asc")),
+        "gpfq-list": per_subset(synthetic_table(seed=4, bits="list", spec="gpfq-list")),
     }
     assert R.plot_bits_vs_accuracy(tables, tmp_path / "bits.png", title="t") == []
     check_figure(tmp_path / "bits.png")
 
 
 def test_degenerate_tables_still_give_figures(tmp_path, table):
+    table = per_subset(table)
     same = table.assign(dist_median=7.0)  # all x equal: no fit
     warnings = R.plot_accuracy_vs_distance(same, "all", tmp_path / "same.png", title="t")
-    assert len(warnings) == 5 and all("fit" in w and "distinct" in w for w in warnings)
+    assert len(warnings) == len(VARIANTS) and all("fit" in w and "distinct" in w for w in warnings)
     check_figure(tmp_path / "same.png")
 
     two = table.iloc[:2]  # two subsets: points but no fits
-    assert len(R.plot_quant_drop(two, tmp_path / "two.png", title="t")) == 3
+    assert len(R.plot_quant_drop(two, tmp_path / "two.png", title="t")) == len(R.DROPS)
     check_figure(tmp_path / "two.png")
 
     holes = table.drop(columns=["finetuned_top1_all"])
@@ -154,7 +166,7 @@ def test_degenerate_tables_still_give_figures(tmp_path, table):
     check_figure(tmp_path / "holes.png")
 
     empty = table.iloc[:0]
-    assert R.plot_aware_gain(empty, tmp_path / "e1.png", title="t") == ["the table has no subsets"]
+    assert R.plot_aware_gain(empty, None, tmp_path / "e1.png", title="t") == ["the table has no subsets"]
     assert R.plot_bits_vs_accuracy({"a": empty}, tmp_path / "e2.png", title="t")
     for name in ("e1", "e2"):
         check_figure(tmp_path / f"{name}.png")
@@ -164,12 +176,15 @@ def test_degenerate_tables_still_give_figures(tmp_path, table):
 
 
 @pytest.mark.parametrize(
-    "bits,label",
-    [(4, "4 bits"), ("8", "8 bits"), (3.0, "3 bits"), ("asc", "3→5 bits (asc)"), ("desc", "5→3 bits (desc)"),
-     ("[4, 4, 3]", "per-layer 3–4 bits (mean 3.7)"), ([5, 5], "5 bits"), (None, "bits unknown")],
+    "row,label",
+    [({"bits_min": 4, "bits_max": 4, "bits_schedule": "uniform"}, "4 bits"),
+     ({"bits_min": 5, "bits_max": 5, "bits_schedule": "per-layer"}, "5 bits"),
+     ({"bits_min": 3, "bits_max": 5, "bits_schedule": "asc"}, "3→5 bits (asc)"),
+     ({"bits_min": 3, "bits_max": 5, "bits_schedule": "desc"}, "5→3 bits (desc)"),
+     ({"bits_min": 3, "bits_max": 4, "bits_schedule": "per-layer", "bits_mean": 3.6667}, "per-layer 3–4 bits (mean 3.7)")],
 )
-def test_bits_label(bits, label):
-    assert R.bits_label(bits) == label
+def test_bits_label_from_typed_columns(row, label):
+    assert bits_label(row) == label
 
 
 def test_titles_from_table_or_path(table):
@@ -177,18 +192,19 @@ def test_titles_from_table_or_path(table):
     assert R.figure_title(table, path, "gpfq4") == "resnet8 on glyphs100 · gpfq4 (GPFQ, 4 bits)"
     bare = table.drop(columns=["model", "dataset"])
     assert R.table_context(bare, "results/cifar100/tables/resnet_50_gpfq-mp-asc.csv", "gpfq-mp-asc") == ("resnet_50", "cifar100")
-    assert R.figure_title(bare, path, "gpfq4", {"method": "rtn", "bits": "asc"}) == "resnet8 on glyphs100 · gpfq4 (RTN, 3→5 bits (asc))"
+    rtn = synthetic_table(seed=3, method="rtn", bits="asc", spec="rtn-asc")
+    assert R.figure_title(rtn, path, "rtn-asc") == "resnet8 on glyphs100 · rtn-asc (RTN, 3→5 bits (asc))"
 
 
 def test_read_table_errors(tmp_path):
     with pytest.raises(LaqError, match="does not exist"):
-        R.read_table(tmp_path / "nope.csv")
+        read_table(tmp_path / "nope.csv")
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(LaqError, match="unreadable"):
-        R.read_table(tmp_path / "empty.csv")
+        read_table(tmp_path / "empty.csv")
     pd.DataFrame({"subset": ["a"]}).to_csv(tmp_path / "old.csv", index=False)
     with pytest.raises(LaqError, match="dist_median"):
-        R.read_table(tmp_path / "old.csv")
+        read_table(tmp_path / "old.csv")
 
 
 # ------------------------------------------------------------------------------------------ scripts
@@ -210,7 +226,7 @@ class _Job:
 def test_scripts_follow_rules_plots_smk(tmp_path):
     """The three scripts run with the inputs/outputs/params/wildcards that rules/plots.smk gives them."""
     root = tmp_path / "results" / "glyphs100"
-    specs = {"gpfq4": {"name": "gpfq4", "method": "gpfq", "bits": 4}, "rtn-asc": {"name": "rtn-asc", "method": "rtn", "bits": "asc"}}
+    specs = {"gpfq4": {"method": "gpfq", "bits": 4}, "rtn-asc": {"method": "rtn", "bits": "asc"}}
     tables = []
     for i, (name, spec) in enumerate(specs.items()):
         t = synthetic_table(seed=i, method=spec["method"], bits=spec["bits"], spec=name).drop(columns=["model", "dataset"])
@@ -223,16 +239,18 @@ def test_scripts_follow_rules_plots_smk(tmp_path):
     runpy.run_path(str(REPO / "scripts" / "plot_accuracy.py"), init_globals={"snakemake": _Job(
         "plot_accuracy", _Named([str(tables[0])]),
         _Named(figure=str(fig / "resnet8_gpfq4_sub_median.png"), statistics=str(root / "tables" / "resnet8_gpfq4_sub_statistics.csv")),
-        _Named(rc=rc, seed=0, spec=specs["gpfq4"]), _Named(spec="gpfq4", mode="sub"), _Named([str(logs / "acc.log")]))})
+        _Named(rc=rc, seed=0), _Named(spec="gpfq4", mode="sub"), _Named([str(logs / "acc.log")]))})
+    gains = root / "tables" / "resnet8_rtn-asc_gains.csv"
+    pd.DataFrame([{"comparison": "aware_vs_agnostic", "mode": "all", "mean_pp": 1.0, "ci_low": 0.5, "ci_high": 1.5}]).to_csv(gains)
     runpy.run_path(str(REPO / "scripts" / "plot_spec.py"), init_globals={"snakemake": _Job(
-        "plot_spec", _Named([str(tables[1])]),
+        "plot_spec", _Named(table=str(tables[1]), gains=str(gains)),
         _Named(drop=str(fig / "resnet8_rtn-asc_quant_drop.png"), gain=str(fig / "resnet8_rtn-asc_aware_gain.png")),
-        _Named(rc=rc, spec=specs["rtn-asc"]), _Named(spec="rtn-asc"), _Named([str(logs / "spec.log")]))})
+        _Named(rc=rc), _Named(spec="rtn-asc"), _Named([str(logs / "spec.log")]))})
     runpy.run_path(str(REPO / "scripts" / "plot_bits.py"), init_globals={"snakemake": _Job(
         "plot_bits", _Named([str(p) for p in tables]), _Named([str(fig / "resnet8_bits_vs_accuracy.png")]),
         _Named(rc=rc, specs=list(specs)), _Named(), _Named([str(logs / "bits.log")]))})
     for stem in ("resnet8_gpfq4_sub_median", "resnet8_rtn-asc_quant_drop", "resnet8_rtn-asc_aware_gain", "resnet8_bits_vs_accuracy"):
         check_figure(fig / f"{stem}.png")
     stats = pd.read_csv(root / "tables" / "resnet8_gpfq4_sub_statistics.csv")
-    assert len(stats) == 7 and set(stats["mode"]) == {"sub"}
+    assert len(stats) == len(VARIANTS) + 3 and set(stats["mode"]) == {"sub"}
     assert "wrote" in (logs / "acc.log").read_text() and "wrote" in (logs / "bits.log").read_text()

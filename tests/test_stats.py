@@ -20,11 +20,13 @@ from laq.stats import (
 
 
 
-def test_variants_agree_with_the_table():
+def test_every_variant_has_a_style_and_one_definition():
+    from laq.design import VARIANTS as DESIGN_VARIANTS
     from laq.plots.style import VARIANT_STYLES
     from laq.tables import VARIANTS as TABLE_VARIANTS
 
-    assert VARIANTS == TABLE_VARIANTS == tuple(VARIANT_STYLES)
+    assert VARIANTS is DESIGN_VARIANTS and TABLE_VARIANTS is DESIGN_VARIANTS  # imported, not copied
+    assert tuple(VARIANT_STYLES) == DESIGN_VARIANTS
 
 
 # ------------------------------------------------------------------------------------------ log fit
@@ -180,6 +182,7 @@ def crafted_table(n: int = 8) -> pd.DataFrame:
             "original": 70.0 + 2 * i,  # strictly increasing with distance
             "quant_agnostic": agnostic,
             "quant_aware": agnostic + (2.0 if i % 2 else 4.0),  # gain: mean 3.0
+            "quant_mismatched": agnostic - 1.0,
             "finetuned": 90.0 - i,  # strictly decreasing
             "finetuned_quant": 90.0 - i - 1.5,  # constant cost 1.5
         }
@@ -229,3 +232,143 @@ def test_write_statistics_round_trip(tmp_path):
     assert list(back.columns) == STAT_COLUMNS and len(back) == len(stats)
     np.testing.assert_allclose(back["mean_top1"], stats["mean_top1"], rtol=1e-5)
     assert [p.name for p in path.parent.iterdir()] == ["stats.csv"]  # no temp files left
+
+
+# ------------------------------------------------------------------------------- paired statistics
+
+
+def test_hierarchical_bootstrap_equals_a_plain_two_level_loop():
+    from laq import seeding
+    from laq.stats import hierarchical_bootstrap
+
+    g = np.random.default_rng(5).normal(1.0, 2.0, size=(7, 3))
+    mean, lo, hi = hierarchical_bootstrap(g, n_boot=500, seed=3)
+    assert mean == pytest.approx(g.mean())
+    # the same stream, drawn the plain way: subsets with replacement, then draws within each chosen subset
+    gen = seeding.rng(3, "hierarchical-bootstrap")
+    si = gen.integers(0, 7, size=(500, 7))
+    di = gen.integers(0, 3, size=(500, 7, 3))
+    stats = [np.mean([np.mean([g[si[b, j], di[b, j, k]] for k in range(3)]) for j in range(7)]) for b in range(500)]
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(stats, [2.5, 97.5])))
+
+
+def test_hierarchical_bootstrap_with_one_draw_is_the_ordinary_bootstrap():
+    from scipy.stats import bootstrap
+
+    from laq.stats import hierarchical_bootstrap
+
+    v = np.random.default_rng(9).normal(0.5, 1.0, 40)
+    _, lo, hi = hierarchical_bootstrap(v[:, None], n_boot=20000, seed=1)
+    ref = bootstrap((v,), np.mean, n_resamples=20000, method="percentile", rng=np.random.default_rng(2)).confidence_interval
+    assert lo == pytest.approx(ref.low, abs=0.03) and hi == pytest.approx(ref.high, abs=0.03)
+
+
+def test_hierarchical_bootstrap_widens_with_draw_noise():
+    from laq.stats import hierarchical_bootstrap
+
+    rng = np.random.default_rng(4)
+    subset_effects = rng.normal(1.0, 0.5, (10, 1))
+    quiet = subset_effects + rng.normal(0, 0.01, (10, 3))
+    noisy = subset_effects + rng.normal(0, 3.0, (10, 3))
+    w = lambda g: np.subtract(*hierarchical_bootstrap(g, n_boot=4000, seed=0)[2:0:-1])  # noqa: E731
+    assert w(noisy) > 2 * w(quiet)
+
+
+def test_hierarchical_bootstrap_degenerate_inputs():
+    from laq.stats import hierarchical_bootstrap
+
+    assert all(math.isnan(x) for x in hierarchical_bootstrap(np.zeros((0, 3))))
+    m, lo, hi = hierarchical_bootstrap(np.array([[1.0, 3.0]]))
+    assert m == 2.0 and math.isnan(lo) and math.isnan(hi)
+    m, _, _ = hierarchical_bootstrap(np.array([[1.0, np.nan], [2.0, 4.0]]))  # a subset with a missing draw is dropped
+    assert m == 3.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_wilcoxon_equals_scipy(seed):
+    from laq.stats import wilcoxon_p
+
+    x = np.random.default_rng(seed).normal(0.3, 1.0, 12)
+    assert wilcoxon_p(x) == pytest.approx(sps.wilcoxon(x).pvalue)
+    assert wilcoxon_p(np.append(x, np.nan)) == pytest.approx(sps.wilcoxon(x).pvalue)  # non-finite values dropped
+
+
+def test_wilcoxon_exact_small_case_and_undefined():
+    from laq.stats import wilcoxon_p
+
+    assert wilcoxon_p([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(2 / 32)  # all 5 ranks positive: 2 * 2^-5
+    assert math.isnan(wilcoxon_p([0.0, 0.0, 0.0])) and math.isnan(wilcoxon_p([1.0]))
+
+
+def test_pooled_draw_sd_is_the_root_mean_within_subset_variance():
+    from laq.stats import pooled_draw_sd
+
+    g = np.array([[1.0, 3.0, 5.0], [2.0, 2.0, 2.0], [0.0, 4.0, 8.0]])
+    assert pooled_draw_sd(g) == pytest.approx(np.sqrt((4.0 + 0.0 + 16.0) / 3))
+    assert math.isnan(pooled_draw_sd(g[:, :1]))
+
+
+def test_mcnemar_exact_and_chi2_against_scipy():
+    from laq.stats import mcnemar
+
+    def pair(only_a, only_b, both=30, neither=5):
+        a = np.array([1] * only_a + [0] * only_b + [1] * both + [0] * neither, dtype=bool)
+        b = np.array([0] * only_a + [1] * only_b + [1] * both + [0] * neither, dtype=bool)
+        return a, b
+
+    t = mcnemar(*pair(0, 5))
+    assert (t.only_a, t.only_b, t.test) == (0, 5, "exact") and t.p == pytest.approx(2 * 0.5**5)
+    t = mcnemar(*pair(3, 9))
+    assert t.test == "exact" and t.p == pytest.approx(sps.binomtest(3, 12, 0.5).pvalue)
+    t = mcnemar(*pair(10, 30))
+    assert t.test == "chi2" and t.p == pytest.approx(sps.chi2.sf((abs(10 - 30) - 1) ** 2 / 40, 1))
+    assert mcnemar(*pair(0, 0)).p == 1.0
+
+
+def _long_table(gains_by_subset, draws=3, seed=0):
+    """A long table with quant_aware = quant_agnostic + gain and quant_mismatched = agnostic - 1 (both modes)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, g in enumerate(gains_by_subset):
+        for d in range(draws):
+            base = 70 + rng.normal(0, 1)
+            row = {"subset": f"s{i:02d}", "draw": d}
+            for mode in ("all", "sub"):
+                row |= {f"original_top1_{mode}": 80.0, f"quant_agnostic_top1_{mode}": base,
+                        f"quant_aware_top1_{mode}": base + g + rng.normal(0, 0.5), f"quant_mismatched_top1_{mode}": base - 1,
+                        f"finetuned_top1_{mode}": 90.0, f"finetuned_quant_top1_{mode}": 88.0}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_gain_statistics_end_to_end():
+    from laq.stats import GAIN_COLUMNS, MCNEMAR_COLUMNS, gain_statistics, hierarchical_bootstrap, wilcoxon_p
+
+    gains = [1.0, 2.0, 3.0, 0.5, 1.5, 2.5]
+    table = _long_table(gains)
+    n = 50
+    rng = np.random.default_rng(1)
+    correct = {}
+    for i in range(len(gains)):
+        for v in ("quant_aware", "quant_agnostic", "quant_mismatched"):
+            for mode in ("all", "sub"):
+                correct[f"s{i:02d}/{v}/top1_{mode}"] = (rng.random((3, n)) < 0.7).astype(np.uint8)
+    summary, tests = gain_statistics(table, correct, seed=0, n_boot=2000)
+    assert list(summary.columns) == GAIN_COLUMNS and list(tests.columns) == MCNEMAR_COLUMNS
+    row = summary[(summary.comparison == "aware_vs_agnostic") & (summary["mode"] == "all")].iloc[0]
+    g = (table.pivot(index="subset", columns="draw", values="quant_aware_top1_all")
+         - table.pivot(index="subset", columns="draw", values="quant_agnostic_top1_all")).to_numpy()
+    assert row.mean_pp == pytest.approx(g.mean()) and row.n_subsets == 6 and row.n_draws == 3
+    assert (row.ci_low, row.ci_high) == pytest.approx(hierarchical_bootstrap(g, n_boot=2000, seed=0)[1:])
+    assert row.ci_low > 0  # every subset gained
+    assert row.wilcoxon_p == pytest.approx(wilcoxon_p(g.mean(axis=1)))
+    assert row.subsets_positive == 6 and row.mcnemar_tests == 6 * 3
+    mis = summary[(summary.comparison == "aware_vs_mismatched") & (summary["mode"] == "all")].iloc[0]
+    assert mis.mean_pp == pytest.approx(g.mean() + 1, abs=1e-9)
+    cost = summary[summary.comparison == "cost_agnostic"].iloc[0]
+    assert cost.kind == "cost" and math.isnan(float(cost.mcnemar_tests)) or cost.mcnemar_tests is None
+    # every McNemar row is the test of that subset and draw
+    t = tests[(tests.comparison == "aware_vs_agnostic") & (tests["mode"] == "all") & (tests.subset == "s02") & (tests.draw == 1)].iloc[0]
+    a, b = correct["s02/quant_aware/top1_all"][1].astype(bool), correct["s02/quant_agnostic/top1_all"][1].astype(bool)
+    assert (t.only_minuend, t.only_subtrahend) == (int((a & ~b).sum()), int((~a & b).sum()))
+    assert "optimistic" in row.note

@@ -22,6 +22,7 @@ from laq.tables import METRICS, VARIANTS
 SMOKE = str(REPO / "presets" / "smoke.yaml")
 ROOT = Path("results/glyphs100")
 SUBSETS = {"similar-k3-00", "dissimilar-k3-00", "random-k3-00"}
+DRAWS = 2  # presets/smoke.yaml
 
 
 def planned_jobs(work: Path, *configs: dict) -> dict[str, int]:
@@ -41,7 +42,8 @@ def planned_jobs(work: Path, *configs: dict) -> dict[str, int]:
 
 def test_smoke_table_has_every_column_with_sane_values(smoke_run):
     df = pd.read_csv(smoke_run / ROOT / "tables" / "tiny_gpfq4.csv")
-    assert set(df["subset"]) == SUBSETS
+    assert set(df["subset"]) == SUBSETS and len(df) == len(SUBSETS) * DRAWS
+    assert sorted(df.groupby("subset")["draw"].apply(tuple).unique()) == [tuple(range(DRAWS))]
     assert set(df["strategy"]) == {"similar", "dissimilar", "random"}
     for v in VARIANTS:
         for m in METRICS:
@@ -50,15 +52,19 @@ def test_smoke_table_has_every_column_with_sane_values(smoke_run):
             assert (df[f"{v}_top5_{mode}"] >= df[f"{v}_top1_{mode}"]).all()
         # restricting the argmax to the subset's classes can only turn wrong answers into right ones
         assert (df[f"{v}_top1_sub"] >= df[f"{v}_top1_all"]).all()
+    for v in ("original", "finetuned"):  # not quantized: the same in every draw
+        assert df.groupby("subset")[f"{v}_top1_all"].nunique().eq(1).all()
     assert (df["dist_min"] <= df["dist_median"]).all() and (df["dist_median"] <= df["dist_max"]).all()
-    assert (df["size"] == 3).all() and (df["bits"].astype(str) == "4").all()
+    assert (df["size"] == 3).all() and (df["bits_min"] == 4).all() and (df["bits_max"] == 4).all()
+    assert (df["bits_schedule"] == "uniform").all() and df["bits_per_weight"].between(4, 5).all()
     assert df["compression"].gt(1).all() and df["size_bytes"].gt(0).all()
     assert df["config_hash"].str.fullmatch(r"[0-9a-f]{16}").all()
     assert df["packages"].str.contains("torch=").all()
     assert df["checkpoints_sha256"].str.count(":").eq(len(VARIANTS)).all()
+    assert df["checkpoints_sha256"].nunique() == len(df)  # every draw its own quantized checkpoints
 
 
-def test_smoke_writes_every_figure_and_statistics(smoke_run):
+def test_smoke_writes_every_figure_statistics_and_findings(smoke_run):
     figs = smoke_run / ROOT / "figures"
     for stem in ("tiny_gpfq4_all_median", "tiny_gpfq4_sub_median", "tiny_gpfq4_quant_drop", "tiny_gpfq4_aware_gain",
                  "similarity_heatmap", "similarity_pairs", "similarity_histogram", "similarity_embedding"):
@@ -66,18 +72,55 @@ def test_smoke_writes_every_figure_and_statistics(smoke_run):
             assert (figs / f"{stem}.{ext}").stat().st_size > 1000, stem
     stats = pd.read_csv(smoke_run / ROOT / "tables" / "tiny_gpfq4_all_statistics.csv")
     assert len(stats) > 0
+    gains = pd.read_csv(smoke_run / ROOT / "tables" / "tiny_gpfq4_gains.csv")
+    assert set(gains["comparison"]) >= {"aware_vs_agnostic", "aware_vs_mismatched"} and set(gains["mode"]) == {"all", "sub"}
+    assert (gains["n_subsets"] == len(SUBSETS)).all() and (gains["n_draws"] == DRAWS).all()
+    mcnemar = pd.read_csv(smoke_run / ROOT / "tables" / "tiny_gpfq4_mcnemar.csv")
+    assert len(mcnemar) == 2 * 2 * len(SUBSETS) * DRAWS and mcnemar["p"].between(0, 1).all()
+    # the findings carry the gains file's numbers
+    text = (smoke_run / ROOT / "findings.md").read_text()
+    row = gains[(gains["comparison"] == "aware_vs_agnostic") & (gains["mode"] == "all")].iloc[0]
+    assert f"{row['mean_pp']:+.1f} pp [95 % CI {row['ci_low']:+.1f}, {row['ci_high']:+.1f}]" in text
+    assert f"{len(SUBSETS)} subsets × {DRAWS} draws" in text and "optimistic" in text
+
+
+def test_quantized_sidecars_record_calibration_that_matches_the_condition(smoke_run):
+    """Every quantized model's calibration images came from the classes its condition allows (from the sidecars)."""
+    train_labels = load_file(smoke_run / ROOT / "data" / "train.safetensors")["labels"]
+    all_classes = set(range(10))
+    seen = 0
+    for sid in SUBSETS:
+        subset = set(json.loads((smoke_run / ROOT / "subsets" / f"{sid}.json").read_text())["classes"])
+        images = {}
+        for meta in (smoke_run / ROOT / "models/tiny/quantized/gpfq4" / sid).glob("*.json"):
+            q = json.loads(meta.read_text())["quantization"]
+            cal, variant = q["calibration"], q["variant"]
+            got = {int(c) for c in train_labels[cal["indices"]]}
+            assert cal["n_images"] == len(cal["indices"]) == 16 and got == set(cal["image_classes"])
+            if variant in ("quant_aware", "finetuned_quant"):
+                assert got <= subset and set(cal["pool_classes"]) == subset
+            elif variant == "quant_mismatched":
+                assert not got & subset and len(cal["pool_classes"]) == len(subset)
+            else:
+                assert variant == "quant_agnostic" and set(cal["pool_classes"]) == all_classes
+            images[variant, cal["draw"]] = cal["indices"]
+            seen += 1
+        for d in range(DRAWS):  # fine-tuned + quantized uses the label-aware draw's images
+            assert images["finetuned_quant", d] == images["quant_aware", d]
+        assert images["quant_aware", 0] != images["quant_aware", 1]
+    assert seen == len(SUBSETS) * 4 * DRAWS
 
 
 def test_manifests_and_results_record_provenance(smoke_run):
     manifest = json.loads((smoke_run / ROOT / "subsets" / "similar-k3-00.json").read_text())
     assert len(manifest["classes"]) == 3 and manifest["provenance"]["inputs"]["matrix"]
-    q = json.loads((smoke_run / ROOT / "models/tiny/quantized/gpfq4/aware/similar-k3-00.json").read_text())
+    q = json.loads((smoke_run / ROOT / "models/tiny/quantized/gpfq4/similar-k3-00/quant_aware-d0.json").read_text())
     prov = q["provenance"]
     assert prov["config_hash"] and "torch" in prov["packages"] and len(prov["inputs"]["model"]) == 64
     ev = json.loads((smoke_run / ROOT / "eval/tiny/spec-gpfq4.json").read_text())
-    assert ev["provenance"]["config_hash"] and set(ev["subsets"]) == {"similar-k3-00", "dissimilar-k3-00", "random-k3-00"}
-    aware = smoke_run / ROOT / "models/tiny/quantized/gpfq4/aware/similar-k3-00.safetensors"
-    assert ev["subsets"]["similar-k3-00"]["inputs_sha256"]["quant_aware"] == hashlib.sha256(aware.read_bytes()).hexdigest()
+    assert ev["provenance"]["config_hash"] and set(ev["subsets"]) == SUBSETS
+    aware = smoke_run / ROOT / "models/tiny/quantized/gpfq4/similar-k3-00/quant_aware-d1.safetensors"
+    assert ev["subsets"]["similar-k3-00"]["quant_aware"][1]["sha256"] == hashlib.sha256(aware.read_bytes()).hexdigest()
 
 
 def test_a_finished_run_has_nothing_left_to_do(smoke_run):
@@ -87,13 +130,13 @@ def test_a_finished_run_has_nothing_left_to_do(smoke_run):
 @pytest.mark.parametrize(
     "change, must_run, must_not_run",
     [
-        ({"finetune": {"epochs": 2}}, {"finetune", "quantize_finetuned"},
-         {"prepare_data", "train_base", "embed", "distance", "subset", "quantize_aware", "quantize_agnostic"}),
+        ({"finetune": {"epochs": 2}}, {"finetune", "quantize", "evaluate_finetuned"},
+         {"prepare_data", "train_base", "embed", "distance", "subset"}),
         ({"quantization": {"specs": [{"name": "gpfq4", "method": "gpfq", "bits": 4, "scalar": 1.0}]}},
-         {"quantize_aware", "quantize_finetuned", "quantize_agnostic", "evaluate", "table"},
+         {"quantize", "evaluate", "table", "statistics", "findings"},
          {"prepare_data", "train_base", "embed", "distance", "subset", "finetune", "evaluate_finetuned"}),
-        ({"subsets": {"count": {"similar": 2}}}, {"subset", "finetune"},
-         {"prepare_data", "train_base", "embed", "distance", "quantize_agnostic"}),
+        ({"subsets": {"count": {"similar": 2}}}, {"subset", "finetune", "quantize"},
+         {"prepare_data", "train_base", "embed", "distance", "evaluate_base"}),
         ({"plots": {"rc": {"font.size": 11}}}, {"plot_accuracy", "plot_spec", "plot_similarity"},
          {"table", "evaluate", "quantize_aware", "finetune", "subset", "distance", "embed", "train_base"}),
     ],
@@ -104,7 +147,7 @@ def test_a_config_change_reruns_only_what_depends_on_it(smoke_run, change, must_
     assert must_run <= set(jobs), jobs
     assert not (must_not_run & set(jobs)), jobs
     if "subsets" in change:
-        assert jobs["subset"] == 1 and jobs["finetune"] == 1  # only the new subset
+        assert jobs["subset"] == 1 and jobs["finetune"] == 1 and jobs["quantize"] == 1  # only the new subset
 
 
 def _outputs(work: Path) -> dict[str, float]:
@@ -175,7 +218,7 @@ def test_a_different_seed_changes_subsets_and_codes(smoke_run, tmp_path):
     work = tmp_path / "seed1"
     work.mkdir()
     (tmp_path / "seed1.yaml").write_text("seed: 1\n")
-    targets = [str(ROOT / "subsets/random-k3-00.json"), str(ROOT / "models/tiny/quantized/gpfq4/agnostic.safetensors")]
+    targets = [str(ROOT / "subsets/random-k3-00.json"), str(ROOT / "models/tiny/quantized/gpfq4/similar-k3-00/quant_agnostic-d0.safetensors")]
     run_snakemake(work, "--cores", "2", "--configfile", SMOKE, str(tmp_path / "seed1.yaml"), "--", *targets)
     a = json.loads((work / targets[0]).read_text())
     b = json.loads((smoke_run / targets[0]).read_text())
@@ -187,5 +230,9 @@ def test_html_report_builds_self_contained(smoke_run):
     run_snakemake(smoke_run, "--configfile", SMOKE, "--report", "report.html", timeout=120)
     html = (smoke_run / "report.html").read_text(errors="replace")
     assert len(html) > 100_000 and "tiny_gpfq4_all_median.png" in html
+    # the front page carries the findings (included from findings.rst), numbers and all
+    first = (smoke_run / ROOT / "findings.md").read_text().split("\n- ")[2].split(":")[0]
+    assert "no effect detected" in html or "raised top-1" in html or "lowered top-1" in html
+    assert first.replace("×", "&#215;") in html or first in html
     assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', html)  # opens offline
     assert "Duplicate explicit target name" not in html  # a caption clashing with Snakemake's own sections

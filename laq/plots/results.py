@@ -9,7 +9,6 @@ Accuracies are in percent; differences are in percentage points (pp).
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -22,31 +21,17 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from laq.io import LaqError
 from laq.plots.style import STRATEGY_COLOURS, STRATEGY_LABELS, VARIANT_STYLES, new_figure, save_figure
 from laq.stats import log_fit, mean_with_ci, spearman
+from laq.tables import per_subset, read_table, spec_label
 
 DISTANCE_LABEL = "median inter-class distance (symmetric KL, nats)"
 MODE_TEXT = {
     "all": "top-1 over all classes of the dataset",
     "sub": "top-1 restricted to each subset's own classes",
 }
-METHOD_LABELS = {"gpfq": "GPFQ", "sgpfq": "stochastic GPFQ", "gpfq_l0": "GPFQ-L0", "gpfq_l1": "GPFQ-L1", "gptq": "GPTQ", "rtn": "RTN"}
-SCHEDULE_BITS = {"asc": (3, 5), "desc": (5, 3)}  # as laq.quant.spec.SCHEDULES (not imported: it pulls in torch)
 _LEGEND = dict(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, handlelength=2.6)
 
 
 # ------------------------------------------------------------------------------------ table helpers
-
-
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """An accuracy table written by the `table` rule; LaqError if it is missing, empty or lacks dist_median."""
-    try:
-        df = pd.read_csv(path)
-    except FileNotFoundError:
-        raise LaqError(f"accuracy table {path} does not exist; run the table rule first.") from None
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise LaqError(f"accuracy table {path} is unreadable ({e}); delete it and re-run the table rule.") from None
-    if "dist_median" not in df.columns:
-        raise LaqError(f"accuracy table {path} has no dist_median column; delete it and re-run the table rule.")
-    return df
 
 
 def _first(table: pd.DataFrame, column: str) -> Any:
@@ -70,42 +55,10 @@ def table_context(table: pd.DataFrame, path: str | os.PathLike, spec_name: str |
     return str(model), str(dataset)
 
 
-def bits_label(bits: Any) -> str:
-    """"4 bits", "3→5 bits (asc)", "per-layer 3–5 bits (mean 4.2)" for an int, a schedule name or a list."""
-    if bits is None or (isinstance(bits, float) and np.isnan(bits)):
-        return "bits unknown"
-    if isinstance(bits, (list, tuple)):
-        values = [int(b) for b in bits]
-    else:
-        s = str(bits).strip()
-        try:
-            n = float(s)
-            return f"{int(n)} bits" if n == int(n) else f"{n:g} bits"
-        except ValueError:
-            pass
-        if s in SCHEDULE_BITS:
-            a, b = SCHEDULE_BITS[s]
-            return f"{a}→{b} bits ({s})"
-        values = [int(v) for v in re.findall(r"\d+", s)]
-        if not values:
-            return s
-    if len(set(values)) == 1:
-        return f"{values[0]} bits"
-    return f"per-layer {min(values)}–{max(values)} bits (mean {np.mean(values):.2g})"
-
-
-def spec_label(table: pd.DataFrame, spec: Mapping[str, Any] | None = None) -> str:
-    """"GPFQ, 4 bits": the method and bits of a spec (config dict), else of the table's method/bits columns."""
-    method = (spec or {}).get("method", _first(table, "method"))
-    bits = (spec or {}).get("bits", _first(table, "bits"))
-    parts = [METHOD_LABELS.get(str(method), str(method))] if method is not None else []
-    return ", ".join(parts + [bits_label(bits)])
-
-
-def figure_title(table: pd.DataFrame, path: str | os.PathLike, spec_name: str, spec: Mapping[str, Any] | None = None) -> str:
-    """"<model> on <dataset> · <spec> (<method>, <bits>)" for the table at `path`."""
+def figure_title(table: pd.DataFrame, path: str | os.PathLike, spec_name: str) -> str:
+    """"<model> on <dataset> · <spec> (<method>, <bits>)" for the table at `path`, from the table's own columns."""
     model, dataset = table_context(table, path, spec_name)
-    return f"{model} on {dataset} · {spec_name} ({spec_label(table, spec)})"
+    return f"{model} on {dataset} · {spec_name} ({spec_label(table)})"
 
 
 # --------------------------------------------------------------------------------------- internals
@@ -189,6 +142,8 @@ def _legend(ax: Axes, handles: list[Line2D], fits: int, *, title: str | None = N
 def plot_accuracy_vs_distance(table: pd.DataFrame, mode: str, path: str | os.PathLike, *, title: str) -> list[str]:
     """Top-1 (`top1_<mode>`) of every variant against the subset's median class distance, with log fits.
 
+    `table` has one row per subset (the draws averaged: `laq.tables.per_subset`).
+
     Returns warnings (missing variants, fits that failed); writes the figure whatever the data.
     """
     if mode not in MODE_TEXT:
@@ -220,13 +175,15 @@ def plot_accuracy_vs_distance(table: pd.DataFrame, mode: str, path: str | os.Pat
 DROPS = (
     ("original", "quant_aware", "original − quantized (label-aware)"),
     ("original", "quant_agnostic", "original − quantized (label-agnostic)"),
+    ("original", "quant_mismatched", "original − quantized (mismatched classes)"),
     ("finetuned", "finetuned_quant", "fine-tuned − fine-tuned + quantized"),
 )
 
 
 def plot_quant_drop(table: pd.DataFrame, path: str | os.PathLike, *, title: str) -> list[str]:
     """Top-1 (all classes) lost to quantization against median class distance: original − each quantized
-    model, and fine-tuned − fine-tuned + quantized, with log fits; positive = accuracy lost."""
+    model, and fine-tuned − fine-tuned + quantized, with log fits; positive = accuracy lost.
+    `table` has one row per subset (the draws averaged: `laq.tables.per_subset`)."""
     x = _num(table, "dist_median")
     warnings: list[str] = []
     series = []
@@ -251,75 +208,78 @@ def plot_quant_drop(table: pd.DataFrame, path: str | os.PathLike, *, title: str)
     return warnings
 
 
-def plot_aware_gain(table: pd.DataFrame, path: str | os.PathLike, *, title: str) -> list[str]:
-    """Per subset, quant_aware − quant_agnostic top-1 (all classes and within the subset), subsets sorted by
-    median distance (closest classes at the top), coloured by selection strategy; right of 0 = label-aware better."""
+GAIN_MARKERS = {"aware_vs_agnostic": ("o", "vs all-class calibration"), "aware_vs_mismatched": ("D", "vs mismatched classes")}
+
+
+def plot_aware_gain(table: pd.DataFrame, gains: pd.DataFrame | None, path: str | os.PathLike, *, title: str) -> list[str]:
+    """Per subset, the label-aware gains (quant_aware − quant_agnostic, quant_aware − quant_mismatched) in top-1,
+    over all classes (left) and within the subset (right): the mean over calibration draws as a marker and the
+    range of the draws as a bar; subsets sorted by median distance (closest classes at the top), coloured by
+    selection strategy. `table` is the long table (one row per subset and draw); `gains` (laq.stats.gain_statistics)
+    supplies each panel's mean and hierarchical-bootstrap CI. Right of 0 = label-aware better."""
     warnings: list[str] = [] if len(table) else ["the table has no subsets"]
-    n = len(table)
-    x = _num(table, "dist_median")
+    subsets = per_subset(table) if len(table) else table
+    n = len(subsets)
+    x = _num(subsets, "dist_median")
     order = np.argsort(np.where(np.isfinite(x), x, np.inf), kind="stable")
-    t = table.iloc[order].reset_index(drop=True)
+    ids = [str(subsets["subset"].iloc[i]) for i in order] if n else []
     d = x[order]
-    ids = t["subset"].astype(str).tolist() if "subset" in t.columns else [f"subset {i}" for i in range(n)]
-    strategy = t["strategy"].astype(str).tolist() if "strategy" in t.columns else ["random"] * n
-    colours = [STRATEGY_COLOURS.get(s, "0.2") for s in strategy]
-    modes = [("all", "o", "all classes", -0.16), ("sub", "D", "subset's classes", 0.16)]
-
-    height = float(np.clip(1.5 + 0.22 * n, 3.2, 20.0))
-    fig = new_figure(7.4, height)
-    ax = fig.add_subplot()
-    ax.axvline(0.0, color="0.25", linewidth=1.0, zorder=1)
+    strategy = [str(subsets["strategy"].iloc[i]) for i in order] if "strategy" in subsets else ["random"] * n
+    colours = np.array([STRATEGY_COLOURS.get(s, "0.2") for s in strategy], dtype=object)
+    height = float(np.clip(1.6 + 0.24 * n, 3.2, 20.0))
+    fig = new_figure(9.0, height)
+    axes = fig.subplots(1, 2, sharey=True)
     rows = np.arange(n)
-    gains = {}
-    for mode, marker, _, off in modes:
-        cols = (f"quant_aware_top1_{mode}", f"quant_agnostic_top1_{mode}")
-        missing = [c for c in cols if c not in t.columns]
-        if missing:
-            warnings.append(f"label-aware gain ({mode}): column(s) {', '.join(missing)} missing; not plotted")
-            continue
-        g = _num(t, cols[0]) - _num(t, cols[1])
-        gains[mode] = g
-        ok = np.isfinite(g)
-        if not ok.all():
-            warnings.append(f"label-aware gain ({mode}): {int((~ok).sum())} subset(s) without finite accuracies")
-        face = [c if mode == "all" else "white" for c in colours]
-        ax.scatter(g[ok], rows[ok] + off, s=34, marker=marker, facecolors=np.array(face, dtype=object)[ok],
-                   edgecolors=np.array(colours, dtype=object)[ok], linewidths=1.2, zorder=3)
-    if len(gains) == 2:  # join the two values of each subset
-        for i in rows:
-            a, b = gains["all"][i], gains["sub"][i]
-            if np.isfinite(a) and np.isfinite(b):
-                ax.plot([a, b], [i - 0.16, i + 0.16], color="0.7", linewidth=0.8, zorder=2)
-    if n == 0 or not gains:
-        _no_data(ax, "no subsets" if n == 0 else "no accuracies of the quantized models")
-    per_row = (height - 1.5) * 72 / max(n, 1)  # points of axis height per subset
-    font = float(np.clip(0.75 * per_row, 5.5, 8.0))
-    step = max(1, int(np.ceil(1.3 * font / per_row)))  # thin the labels rather than overlap them
-    ax.set_yticks(rows[::step], [f"{ids[i]}  ({d[i]:.3g})" if np.isfinite(d[i]) else ids[i] for i in rows[::step]], fontsize=font)
-    ax.set_ylim(n - 0.5, -0.5) if n else ax.set_ylim(0.5, -0.5)
-    ax.grid(False, axis="y")
-    ax.set_ylabel("class subset (median inter-class distance)")
-    ax.set_xlabel("label-aware gain in top-1 (percentage points)\nquantized (label-aware) − quantized (label-agnostic)")
-    if gains:  # keep zero in view and the axis symmetric enough to judge the sign
-        finite = np.concatenate([g[np.isfinite(g)] for g in gains.values()] + [np.zeros(1)])
-        span = max(float(np.max(np.abs(finite))), 1.0) * 1.1
-        ax.set_xlim(min(-0.25 * span, finite.min() - 0.05 * span), max(0.25 * span, finite.max() + 0.05 * span))
-
-    handles = []
-    for s in dict.fromkeys(strategy):
-        handles.append(Line2D([], [], color=STRATEGY_COLOURS.get(s, "0.2"), marker="s", linestyle="none", markersize=7,
-                              label=STRATEGY_LABELS.get(s, s)))
-    for mode, marker, text, _ in modes:
-        if mode in gains:
-            m, lo, hi = mean_with_ci(gains[mode], n_boot=1000, seed=0)
-            if not np.isfinite(m):
+    spans: list[float] = [1.0]
+    for ax, mode, text in zip(axes, ("all", "sub"), ("top-1 over all classes", "top-1 within the subset's classes")):
+        ax.axvline(0.0, color="0.25", linewidth=1.0, zorder=1)
+        notes = []
+        for k, (name, (marker, label)) in enumerate(GAIN_MARKERS.items()):
+            a, b = name.replace("aware_vs_", "quant_"), "quant_aware"
+            cols = [f"{b}_top1_{mode}", f"{a}_top1_{mode}"]
+            missing = [c for c in cols if c not in table.columns]
+            if missing:
+                warnings.append(f"{name} ({mode}): column(s) {', '.join(missing)} missing; not plotted")
                 continue
-            ci = f" [{lo:+.1f}, {hi:+.1f}]" if np.isfinite(lo) else ""
-            handles.append(Line2D([], [], color="0.2", marker=marker, markerfacecolor="0.2" if mode == "all" else "white",
-                                  linestyle="none", markersize=6, label=f"top-1, {text}\n  mean {m:+.2f} pp{ci}"))
-    if handles:
-        ax.legend(handles=handles, labelspacing=0.9, **_LEGEND)
-    ax.set_title(f"{title}\nlabel-aware gain per subset (right of 0 = label-aware quantization better)", loc="left")
+            g = pd.DataFrame({"subset": table["subset"], "g": _num(table, cols[0]) - _num(table, cols[1])})
+            stats = g.groupby("subset")["g"].agg(["mean", "min", "max"]).reindex(ids)
+            mean, lo, hi = (stats[c].to_numpy(np.float64) for c in ("mean", "min", "max"))
+            ok = np.isfinite(mean)
+            if not ok.all():
+                warnings.append(f"{name} ({mode}): {int((~ok).sum())} subset(s) without finite accuracies")
+            off = -0.17 if k == 0 else 0.17
+            ax.hlines(rows[ok] + off, lo[ok], hi[ok], colors=list(colours[ok]), linewidth=1.2, zorder=2)
+            ax.scatter(mean[ok], rows[ok] + off, s=30, marker=marker, facecolors=list(colours[ok]) if k == 0 else "white",
+                       edgecolors=list(colours[ok]), linewidths=1.2, zorder=3)
+            spans += [float(np.nanmax(np.abs(np.concatenate([lo[ok], hi[ok]])))) if ok.any() else 1.0]
+            if gains is not None:
+                hit = gains[(gains["comparison"] == name) & (gains["mode"] == mode)]
+                if len(hit):
+                    r = hit.iloc[0]
+                    notes.append(f"{label}: {r['mean_pp']:+.2f} pp [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]")
+        ax.set_title(text + ("\n" + "\n".join(notes) if notes else ""), loc="left", fontsize=8)
+        ax.set_xlabel("label-aware gain (percentage points)")
+        ax.grid(False, axis="y")
+    span = max(spans) * 1.1
+    for ax in axes:
+        ax.set_xlim(-span, span)
+    if n == 0:
+        _no_data(axes[0], "no subsets")
+    per_row = (height - 1.6) * 72 / max(n, 1)
+    font = float(np.clip(0.75 * per_row, 5.5, 8.0))
+    step = max(1, int(np.ceil(1.3 * font / per_row)))
+    axes[0].set_yticks(rows[::step], [f"{ids[i]}  ({d[i]:.3g})" if np.isfinite(d[i]) else ids[i] for i in rows[::step]], fontsize=font)
+    axes[0].set_ylim(n - 0.5, -0.5) if n else axes[0].set_ylim(0.5, -0.5)
+    axes[0].set_ylabel("class subset (median inter-class distance)")
+    handles = [Line2D([], [], color=STRATEGY_COLOURS.get(s, "0.2"), marker="s", linestyle="none", markersize=7,
+                      label=STRATEGY_LABELS.get(s, s)) for s in dict.fromkeys(strategy)]
+    handles += [Line2D([], [], color="0.2", marker=m, markerfacecolor="0.2" if i == 0 else "white", linestyle="-",
+                       markersize=6, label=f"label-aware {label}\n  mean of draws; bar: range of draws")
+                for i, (m, label) in enumerate(GAIN_MARKERS.values())]
+    axes[1].legend(handles=handles, labelspacing=0.9, **_LEGEND)
+    # above the panel titles (up to three lines each); the tight bounding box makes room for it
+    fig.suptitle(f"{title}\nlabel-aware gain per subset (right of 0 = calibrating on the subset's classes helped)",
+                 x=0.02, y=fig.subplotpars.top + 0.62 / height, ha="left", va="bottom", fontsize=10)
     save_figure(fig, path)
     return warnings
 

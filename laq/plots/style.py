@@ -17,6 +17,7 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from laq.design import VARIANT_LABELS, VARIANTS
 from laq.io import LaqError, atomic_path
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies and in greyscale by marker.
@@ -32,15 +33,16 @@ class VariantStyle:
     marker: str
 
 
-# Same order as laq.tables.VARIANTS (a test checks they agree).
-VARIANT_STYLES: dict[str, VariantStyle] = {
-    "original": VariantStyle("original", "#555555", "o"),
-    "quant_aware": VariantStyle("quantized (label-aware)", _BLUE, "s"),
-    "quant_agnostic": VariantStyle("quantized (label-agnostic)", _ORANGE, "^"),
-    "finetuned": VariantStyle("fine-tuned", _GREEN, "D"),
-    "finetuned_quant": VariantStyle("fine-tuned + quantized", _PURPLE, "v"),
+# Colour and marker per variant; names and labels come from laq.design (a test checks every variant has one).
+_LOOK: dict[str, tuple[str, str]] = {
+    "original": ("#555555", "o"),
+    "quant_aware": (_BLUE, "s"),
+    "quant_agnostic": (_ORANGE, "^"),
+    "quant_mismatched": (_SKY, "P"),
+    "finetuned": (_GREEN, "D"),
+    "finetuned_quant": (_PURPLE, "v"),
 }
-VARIANTS: tuple[str, ...] = tuple(VARIANT_STYLES)
+VARIANT_STYLES: dict[str, VariantStyle] = {v: VariantStyle(VARIANT_LABELS[v], *_LOOK[v]) for v in VARIANTS}
 
 STRATEGY_COLOURS: dict[str, str] = {
     "similar": _VERMILLION,

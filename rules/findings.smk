@@ -1,0 +1,25 @@
+rule findings:
+    """What the run found, in sentences generated from the statistics (Markdown, and RST for the report's front page)."""
+    input:
+        tables=expand(P.table, spec=SPEC_NAMES),
+        gains=expand(P.gains, spec=SPEC_NAMES),
+        statistics=expand(P.statistics, spec=SPEC_NAMES, mode=["all"]),
+        base_metrics=P.base_metrics,
+    output:
+        markdown=P.findings,
+        rst=report(P.findings_rst, category="Findings", caption="../report/findings.rst"),
+    params:
+        specs=SPEC_NAMES,
+        model=config["model"]["name"],
+        dataset=config["dataset"]["name"],
+        calibration_images=config["quantization"]["calibration_images"],
+    resources:
+        **LIGHT,
+    log:
+        P.log("findings"),
+    script:
+        "../scripts/findings.py"
+
+
+localrules:
+    findings,
