@@ -68,7 +68,8 @@ def finetune(
     """Fine-tune all weights on the subset's training images, keeping every output (as the seed study did)."""
     data = train.subset(classes)
     settings = TrainSettings(
-        epochs=ft_cfg["epochs"], lr=ft_cfg["lr"], batch_size=ft_cfg["batch_size"], weight_decay=ft_cfg["weight_decay"], schedule="constant"
+        epochs=ft_cfg["epochs"], lr=ft_cfg["lr"], batch_size=ft_cfg["batch_size"], weight_decay=ft_cfg["weight_decay"], schedule="constant",
+        config_key="finetune",
     )
     return train_classifier(model, data, preprocess_for(meta), settings, seed=seed, device=device, threads=threads)
 
