@@ -102,12 +102,13 @@ def evaluate_models(
     quantized: bool,
     batch_size: int,
     device: str,
+    trusted_hub: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every subset's models on that subset's test images, in one process (a job costs more than an evaluation).
 
     `models` maps a variant name to one checkpoint per manifest. Returns, per subset id, each variant's
     metrics and `inputs_sha256` (variant -> checkpoint hash); for quantized models also the first
-    variant's sparsity, size and method.
+    variant's sparsity, size and method. `trusted_hub`: see `laq.models.checkpoint.load_checkpoint`.
     """
     from laq.models.checkpoint import load_checkpoint
 
@@ -116,11 +117,11 @@ def evaluate_models(
         entry: dict[str, Any] = {"inputs_sha256": {}}
         for j, (variant, paths) in enumerate(models.items()):
             path = paths[i]
-            model, meta = load_quantized_checkpoint(path) if quantized else load_checkpoint(path)
+            model, meta = load_quantized_checkpoint(path, trusted_hub) if quantized else load_checkpoint(path, trusted_hub=trusted_hub)
             entry[variant] = evaluate_on_subset(model, meta, test, manifest["classes"], batch_size=batch_size, device=device)
             entry["inputs_sha256"][variant] = sha256_file(path)
             if quantized and j == 0:
-                q = meta["quantization"]
+                q = _quantization_record(meta, path)
                 entry.update(sparsity=weight_sparsity(model), size_bytes=q["size_bytes"], compression=q["compression"],
                              method=q["spec"]["method"], bits=str(q["spec"]["bits"]))
             log.info("%s %s: %s", manifest["id"], variant, entry[variant])
@@ -128,12 +129,32 @@ def evaluate_models(
     return out
 
 
-def embedder_model(embedder: str, base_checkpoint: str | None) -> tuple[torch.nn.Module, dict[str, Any]]:
+def _quantization_record(meta: dict[str, Any], path: str) -> dict[str, Any]:
+    """The sidecar's quantization block, checked for the fields the evaluation copies."""
+    from laq.io import LaqError, rebuild_hint
+
+    q = meta.get("quantization")
+    ok = (
+        isinstance(q, dict)
+        and isinstance(q.get("size_bytes"), int)
+        and isinstance(q.get("compression"), (int, float))
+        and isinstance(q.get("spec"), dict)
+        and "method" in q["spec"]
+        and "bits" in q["spec"]
+    )
+    if not ok:
+        raise LaqError(f"the sidecar of {path} has no valid quantization record; {rebuild_hint(path)}.")
+    return q
+
+
+def embedder_model(
+    embedder: str, base_checkpoint: str | None, trusted_hub: str | None = None
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The model whose penultimate features embed the images: the base model, or an ImageNet backbone."""
     from laq.models.checkpoint import load_checkpoint
 
     if embedder == "base":
-        return load_checkpoint(base_checkpoint)
+        return load_checkpoint(base_checkpoint, trusted_hub=trusted_hub)
     b = load_base(embedder, 1000, pretrained=True)
     return b.model.eval(), {"input_size": b.input_size, "mean": list(b.mean), "std": list(b.std), "arch": b.arch}
 
@@ -159,11 +180,12 @@ def quantize_checkpoint(
     return quantize_model(model.to(device), calib.to(device), qspec, batch_size=batch_size)
 
 
-def load_quantized_checkpoint(path: str) -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_quantized_checkpoint(path: str, trusted_hub: str | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A quantized checkpoint rebuilt as a float model whose weights are the dequantized codes."""
+    from laq.models.arch import build_arch
     from laq.models.checkpoint import read_meta
-    from laq.models.sources import build_arch
     from laq.quant import load_quantized
 
-    meta = read_meta(path)
-    return load_quantized(path, build_arch(meta["arch"], meta["num_classes"])).eval(), meta
+    meta = read_meta(path, trusted_hub=trusted_hub)
+    skeleton = build_arch(meta["arch"], meta["num_classes"], trusted_hub=trusted_hub, where=f"sidecar of {path}: arch")
+    return load_quantized(path, skeleton).eval(), meta

@@ -47,6 +47,13 @@ def job(snakemake: Any) -> Iterator[logging.Logger]:
             stream.close()
 
 
+def trusted_hub(snakemake: Any) -> str | None:
+    """The configured model.source when it is a torchhub: source: the one torch.hub repository a job
+    may run (checkpoint sidecars are data and cannot name another; see `laq.models.arch`)."""
+    source = str(snakemake.config.get("model", {}).get("source", ""))
+    return source if source.startswith("torchhub:") else None
+
+
 def resolve_device(device: str) -> str:
     import torch
 
@@ -68,6 +75,11 @@ def calibration_images(train: Split, classes: list[int] | None, n: int, seed: in
     idx = np.arange(len(train)) if classes is None else np.flatnonzero(np.isin(train.labels, classes))
     if len(idx) == 0:
         raise LaqError(f"no training images for calibration set {key}; check the subset's classes.")
+    if n > len(idx):
+        raise LaqError(
+            f"calibration set {key} needs {n} images but its classes have {len(idx)} training images; "
+            f"set quantization.calibration_images to at most {len(idx)} (laq does not silently use fewer)."
+        )
     rng = seeding.rng(seed, "calibration", key)
-    pick = np.sort(rng.choice(idx, size=min(n, len(idx)), replace=False))
+    pick = np.sort(rng.choice(idx, size=n, replace=False))
     return train.images[pick]

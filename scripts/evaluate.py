@@ -1,12 +1,12 @@
 from laq.data.store import load_split
 from laq.io import provenance, read_json, write_json
 from laq.stages import evaluate_models
-from laq.workflow import job, resolve_device
+from laq.workflow import job, resolve_device, trusted_hub
 
 with job(snakemake) as log:
     inp, p = snakemake.input, snakemake.params
     models = {"quant_aware": inp.aware, "finetuned_quant": inp.finetuned}
-    results = evaluate_models(models, [read_json(s) for s in inp.subsets], load_split(inp.test), quantized=True,
+    results = evaluate_models(models, [read_json(s) for s in inp.subsets], load_split(inp.test), quantized=True, trusted_hub=trusted_hub(snakemake),
                               batch_size=p.batch_size, device=resolve_device(p.device))
     write_json(snakemake.output[0], {"spec": snakemake.wildcards.spec, "subsets": results,
                                      "provenance": provenance(dict(p.items()), {"test": inp.test})})

@@ -3,11 +3,11 @@ from laq.io import provenance, read_json, write_json
 from laq.models.checkpoint import load_checkpoint
 from laq.quant import save_quantized, write_layer_table
 from laq.stages import quantize_checkpoint
-from laq.workflow import calibration_images, job, resolve_device
+from laq.workflow import calibration_images, job, resolve_device, trusted_hub
 
 with job(snakemake) as log:
     inp, out, p = snakemake.input, snakemake.output, snakemake.params
-    model, meta = load_checkpoint(inp.model)
+    model, meta = load_checkpoint(inp.model, trusted_hub=trusted_hub(snakemake))
     manifest = read_json(inp.subset) if "subset" in inp.keys() else None
     key = manifest["id"] if manifest else "all"
     calib = calibration_images(load_split(inp.train), manifest and manifest["classes"], p.calibration_images, p.seed, key)
