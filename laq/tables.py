@@ -9,7 +9,7 @@ import pandas as pd
 from safetensors.numpy import load_file as load_np
 from safetensors.numpy import save_file as save_np
 
-from laq.io import LaqError, atomic_path, package_versions
+from laq.io import LaqError, atomic_path, package_versions, rebuild_hint
 from laq.metrics import subset_metrics
 
 VARIANTS = ("original", "quant_aware", "quant_agnostic", "finetuned", "finetuned_quant")
@@ -26,7 +26,7 @@ def load_logits(path: str) -> tuple[np.ndarray, np.ndarray]:
         t = load_np(str(path))
         return t["logits"], t["labels"]
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise LaqError(f"logits file {path} is missing or corrupted ({e}); delete it and re-run.") from None
+        raise LaqError(f"logits file {path} is missing or corrupted ({e}); {rebuild_hint(path)}.") from None
 
 
 def table_row(

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from laq.io import LaqError
+from laq.io import LaqError, rebuild_hint
 from laq.plots.style import STRATEGY_COLOURS, STRATEGY_LABELS, VARIANT_STYLES, new_figure, save_figure
 from laq.stats import log_fit, mean_with_ci, spearman
 
@@ -41,11 +41,11 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     try:
         df = pd.read_csv(path)
     except FileNotFoundError:
-        raise LaqError(f"accuracy table {path} does not exist; run the table rule first.") from None
+        raise LaqError(f"accuracy table {path} does not exist; {rebuild_hint(path)}.") from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise LaqError(f"accuracy table {path} is unreadable ({e}); delete it and re-run the table rule.") from None
+        raise LaqError(f"accuracy table {path} is unreadable ({e}); {rebuild_hint(path)}.") from None
     if "dist_median" not in df.columns:
-        raise LaqError(f"accuracy table {path} has no dist_median column; delete it and re-run the table rule.")
+        raise LaqError(f"accuracy table {path} has no dist_median column; {rebuild_hint(path)}.")
     return df
 
 
