@@ -39,16 +39,18 @@ def _allowed(schema: dict[str, Any]) -> str:
         return " or ".join(_allowed(s) for s in schema["oneOf"])
     if "pattern" in schema:
         return f"a string matching {schema['pattern']}"
-    parts = []
-    if "type" in schema:
-        parts.append(schema["type"] if isinstance(schema["type"], str) else "/".join(schema["type"]))
-    if "minimum" in schema:
-        parts.append(f">= {schema['minimum']}")
-    if "exclusiveMinimum" in schema:
-        parts.append(f"> {schema['exclusiveMinimum']}")
-    if "maximum" in schema:
-        parts.append(f"<= {schema['maximum']}")
-    return " ".join(map(str, parts)) or "see schemas/config.schema.yaml"
+    kind = schema.get("type")
+    kind = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
+            "object": "a mapping", "array": "a list"}.get(kind, kind if isinstance(kind, str) else "/".join(kind or []))
+    lo = schema.get("minimum")
+    hi = schema.get("maximum")
+    if lo is not None and hi is not None:
+        bounds = f"in {lo}..{hi}"
+    else:
+        bounds = " ".join(f"{op} {schema[k]}" for k, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<=")) if k in schema)
+    if "exclusiveMinimum" in schema and hi is not None:
+        bounds = f"> {schema['exclusiveMinimum']} and <= {hi}"
+    return " ".join(x for x in (kind, bounds) if x) or "see schemas/config.schema.yaml"
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +173,7 @@ def _model_errors(m: dict[str, Any], n: int | None) -> list[str]:
             msgs.append(f"model.depth = {m['depth']} is not allowed; it must be 6n+2 (8, 14, 20, 32, ...).")
         elif n:
             try:
-                check_arch(f"cifar_resnet:{m.get('depth', 8)}:{m.get('width', 16)}", n, where="model.depth/model.width give")
+                check_arch(f"cifar_resnet:{m.get('depth', 8)}:{m.get('width', 16)}", n, where="model (depth, width) as")
             except LaqError as e:
                 msgs.append(str(e))
         if not m.get("train", {}).get("epochs"):
