@@ -6,7 +6,7 @@ from laq.workflow import job, resolve_device, trusted_hub
 with job(snakemake) as log:
     inp, p = snakemake.input, snakemake.params
     models = {"quant_aware": inp.aware, "finetuned_quant": inp.finetuned}
-    results = evaluate_models(models, [read_json(s) for s in inp.subsets], load_split(inp.test), quantized=True, trusted_hub=trusted_hub(snakemake),
-                              batch_size=p.batch_size, device=resolve_device(p.device))
+    results = evaluate_models(models, [read_json(s) for s in inp.subsets], load_split(inp.test), quantized=True,
+                              batch_size=p.batch_size, device=resolve_device(p.device), trusted_hub=trusted_hub(snakemake))
     write_json(snakemake.output[0], {"spec": snakemake.wildcards.spec, "subsets": results,
                                      "provenance": provenance(dict(p.items()), {"test": inp.test})})

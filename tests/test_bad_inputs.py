@@ -343,3 +343,18 @@ def test_subsets_that_would_repeat_are_refused(tmp_path):
     with pytest.raises(LaqError) as e:
         make_subset(kl, names, "random-k9-10", seed=0)
     assert "lower subsets.count.random" in one_line(e)
+
+
+def test_config_validation_stays_torch_free():
+    """It runs on every snakemake call, including every dry run of the config corpus."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = (
+        "import sys, yaml; from laq.config import data_fingerprint, validate_config;"
+        f"cfg = yaml.safe_load(open({str(REPO / 'config.yaml')!r})); validate_config(cfg); data_fingerprint(cfg['dataset']);"
+        "assert 'torch' not in sys.modules, 'config validation imported torch'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
