@@ -250,7 +250,7 @@ def _quantization_errors(cfg: dict[str, Any], n: int | None, per_class: list[int
             kept = [layer for layer in layers if not any(fnmatch.fnmatchcase(layer, p) for p in skip)]
             if isinstance(spec["bits"], list) and len(spec["bits"]) != len(kept):
                 msgs.append(f"quantization.specs[{i}].bits lists {len(spec['bits'])} values but the model has {len(kept)} layers to quantize; give {len(kept)} values.")
-    if per_class and any(s["method"] != "rtn" for s in q["specs"]):
+    if per_class:  # every quantize job draws them, RTN included
         size = cfg["subsets"]["size"]
         most = sum(sorted(per_class, reverse=True)[:size])
         if q.get("calibration_images", 0) > most:
