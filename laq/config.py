@@ -5,9 +5,12 @@ Every failure is a `LaqError` whose message is one line naming the key and what 
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import jsonschema
 import yaml
@@ -16,6 +19,8 @@ from laq.io import LaqError
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 DATASET_CLASSES = {"glyphs100": 100, "cifar100": 100, "cifar10": 10}
+# training images per class of the built-in datasets (glyphs100 generates dataset.train_per_class, default 500)
+DATASET_TRAIN_PER_CLASS = {"glyphs100": 500, "cifar100": 500, "cifar10": 5000}
 
 
 def _where(path: Any) -> str:
@@ -34,16 +39,18 @@ def _allowed(schema: dict[str, Any]) -> str:
         return " or ".join(_allowed(s) for s in schema["oneOf"])
     if "pattern" in schema:
         return f"a string matching {schema['pattern']}"
-    parts = []
-    if "type" in schema:
-        parts.append(schema["type"] if isinstance(schema["type"], str) else "/".join(schema["type"]))
-    if "minimum" in schema:
-        parts.append(f">= {schema['minimum']}")
-    if "exclusiveMinimum" in schema:
-        parts.append(f"> {schema['exclusiveMinimum']}")
-    if "maximum" in schema:
-        parts.append(f"<= {schema['maximum']}")
-    return " ".join(map(str, parts)) or "see schemas/config.schema.yaml"
+    kind = schema.get("type")
+    kind = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
+            "object": "a mapping", "array": "a list"}.get(kind, kind if isinstance(kind, str) else "/".join(kind or []))
+    lo = schema.get("minimum")
+    hi = schema.get("maximum")
+    if lo is not None and hi is not None:
+        bounds = f"in {lo}..{hi}"
+    else:
+        bounds = " ".join(f"{op} {schema[k]}" for k, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<=")) if k in schema)
+    if "exclusiveMinimum" in schema and hi is not None:
+        bounds = f"> {schema['exclusiveMinimum']} and <= {hi}"
+    return " ".join(x for x in (kind, bounds) if x) or "see schemas/config.schema.yaml"
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
@@ -52,12 +59,48 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _full_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[jsonschema.ValidationError]:
+    # JSON Schema's pattern is a search, and Python's `$` also matches before a final newline, so
+    # "g4\n" would pass ^...$ and become part of a file name; the whole string must match.
+    if validator.is_type(instance, "string") and re.fullmatch(pattern, instance) is None:
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _strict_integer(_checker: Any, instance: Any) -> bool:
+    # JSON Schema counts 3.0 as an integer; laq would then build paths like k3.0 and call range(32.0)
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+StrictValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    validators={"pattern": _full_pattern},
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer),
+)
+
+
+def non_finite(node: Any, path: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], float] | None:
+    """(path, value) of the first NaN or infinity in a config tree, or None (schema bounds let NaN through)."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return path, node
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for k, v in items:
+        found = non_finite(v, (*path, k))
+        if found:
+            return found
+    return None
+
+
 def schema_errors(cfg: dict[str, Any], schema: dict[str, Any]) -> list[str]:
-    validator = jsonschema.Draft202012Validator(schema)
+    bad = non_finite(cfg)
+    if bad:
+        return [f"{_where(bad[0])} = {bad[1]} is not allowed; use a finite number."]
+    validator = StrictValidator(schema)
     msgs = []
     for err in sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path))):
         where = _where(err.absolute_path)
-        if err.validator == "additionalProperties":
+        if err.validator == "type" and isinstance(err.instance, float) and err.instance.is_integer() and "integer" in str(err.validator_value):
+            msgs.append(f"{where} = {err.instance!r} is not allowed; write a whole number without a decimal point ({int(err.instance)}).")
+        elif err.validator == "additionalProperties":
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             allowed = ", ".join(sorted(err.schema.get("properties", {})))
             msgs.append(f"unknown key {'/'.join(extra)} in {where}; allowed keys: {allowed}.")
@@ -73,57 +116,184 @@ def schema_errors(cfg: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     return msgs
 
 
-def num_classes(dataset: dict[str, Any]) -> int | None:
+def num_classes(dataset: dict[str, Any], layout: Any = None) -> int | None:
     """Number of classes the configured dataset will have (None when unknown before loading)."""
     n = DATASET_CLASSES.get(dataset["name"])
-    if dataset["name"] == "imagefolder" and dataset.get("root"):
-        train = Path(dataset["root"]) / "train"
-        if train.is_dir():
-            n = sum(1 for p in train.iterdir() if p.is_dir())
+    if layout is not None:
+        n = len(layout.classes)
     if dataset.get("num_classes"):
         n = min(n, dataset["num_classes"]) if n else dataset["num_classes"]
     return n
 
 
-def semantic_errors(cfg: dict[str, Any], base_dir: Path) -> list[str]:
-    msgs = []
-    ds = cfg["dataset"]
+def train_images_per_class(dataset: dict[str, Any], layout: Any = None) -> list[int] | None:
+    """Training images of each class after dataset.train_per_class (None when unknown before loading)."""
+    cap = dataset.get("train_per_class")
+    if layout is not None:
+        counts = [0] * len(layout.classes)
+        for label, _ in layout.files["train"]:
+            counts[label] += 1
+    elif dataset["name"] in DATASET_TRAIN_PER_CLASS:
+        n = num_classes(dataset) or 0
+        per = cap if dataset["name"] == "glyphs100" and cap else DATASET_TRAIN_PER_CLASS[dataset["name"]]
+        counts = [per] * n
+    else:
+        return None
+    counts = counts[: dataset.get("num_classes") or len(counts)]
+    return [min(c, cap) if cap else c for c in counts]
+
+
+def _dataset_errors(ds: dict[str, Any]) -> tuple[list[str], Any]:
+    from laq.data.imagefolder import scan_imagefolder
+
+    msgs, layout = [], None
     if ds["name"] == "imagefolder":
         if not ds.get("root"):
             msgs.append("dataset.root is required when dataset.name is imagefolder; give the folder with train/ and test/.")
-        elif not (Path(ds["root"]) / "train").is_dir():
-            msgs.append(f"dataset.root = {ds['root']!r} has no train/ folder; give a folder with train/<class>/ and test/<class>/.")
+        else:
+            try:
+                layout = scan_imagefolder(ds["root"])
+            except LaqError as e:
+                msgs.append(str(e) if str(e).startswith("dataset.root") else f"dataset.root: {e}")
     if ds["name"] in DATASET_CLASSES and ds.get("num_classes") and ds["num_classes"] > DATASET_CLASSES[ds["name"]]:
         msgs.append(f"dataset.num_classes = {ds['num_classes']} exceeds the {DATASET_CLASSES[ds['name']]} classes of {ds['name']}.")
     if ds["name"] in ("cifar100", "cifar10") and not ds.get("download", True):
         root = Path(ds.get("root") or "data")
         if not root.is_dir():
             msgs.append(f"dataset.root = {str(root)!r} does not exist and dataset.download is false; set download: true or give the folder.")
-    m = cfg["model"]
+    return msgs, layout
+
+
+def _model_errors(m: dict[str, Any], n: int | None) -> list[str]:
+    from laq.models.arch import check_arch, check_meta
+
+    msgs = []
     if m["source"] == "train":
         if (m.get("depth", 8) - 2) % 6:
             msgs.append(f"model.depth = {m['depth']} is not allowed; it must be 6n+2 (8, 14, 20, 32, ...).")
+        elif n:
+            try:
+                check_arch(f"cifar_resnet:{m.get('depth', 8)}:{m.get('width', 16)}", n, where="model (depth, width) as")
+            except LaqError as e:
+                msgs.append(str(e))
         if not m.get("train", {}).get("epochs"):
             msgs.append("model.train.epochs must be >= 1 when model.source is train (the model starts untrained).")
-    if m["source"].startswith("file:") and not Path(m["source"][5:]).exists():
-        msgs.append(f"model.source file {m['source'][5:]!r} does not exist; give the path of a laq .safetensors checkpoint.")
-    n = num_classes(ds)
+    if m["source"].startswith("file:"):
+        path = Path(m["source"][5:])
+        side = path.with_suffix(".json")
+        if not path.is_file():
+            msgs.append(f"model.source file {str(path)!r} does not exist; give the path of a laq .safetensors checkpoint.")
+        elif not side.is_file():
+            msgs.append(f"model.source file {str(path)!r} has no sidecar {side.name}; give a checkpoint written by laq (with its .json).")
+        else:
+            # the sidecar is data: checked here, at dry-run time, before any job could build what it names
+            try:
+                meta = json.loads(side.read_text()) if side.stat().st_size < 50 << 20 else None
+                check_meta(meta, f"model.source sidecar {side}", advice="give a checkpoint written by laq")
+            except (ValueError, OSError) as e:
+                msgs.append(f"model.source sidecar {side} is not readable JSON ({type(e).__name__}); give a checkpoint written by laq.")
+            except LaqError as e:
+                msgs.append(str(e))
+    return msgs
+
+
+def _subset_errors(cfg: dict[str, Any], n: int | None) -> list[str]:
+    from laq.subsets import read_subsets_file
+
+    msgs = []
     sub = cfg["subsets"]
     if n is not None and sub["size"] > n:
         msgs.append(f"subsets.size = {sub['size']} exceeds the {n} classes of the dataset; use 2..{n}.")
     counts = sub.get("count", {})
     if not any(counts.values()) and not sub.get("file"):
         msgs.append("subsets.count has no subsets and subsets.file is not set; ask for at least one subset.")
-    if sub.get("file") and not Path(sub["file"]).is_file():
-        msgs.append(f"subsets.file = {sub['file']!r} does not exist; give a TSV with one subset per line.")
-    mf = cfg["similarity"].get("matrix_file")
-    if mf and not Path(mf).is_file():
-        msgs.append(f"similarity.matrix_file = {mf!r} does not exist; give a .npy or .csv CxC matrix, or null to compute it.")
-    names = [s["name"] for s in cfg["quantization"]["specs"]]
+    if n is not None and sub["size"] <= n:
+        # distinct subsets that exist: greedy ones grow from one start class each; random ones are size-sets
+        limits = {"similar": n, "dissimilar": n, "random": math.comb(n, sub["size"])}
+        for strategy, limit in limits.items():
+            if (counts.get(strategy) or 0) > limit:
+                msgs.append(
+                    f"subsets.count.{strategy} = {counts[strategy]} asks for more than the {limit} distinct {strategy} subsets of "
+                    f"{sub['size']} of {n} classes; repeats would inflate the statistics, so ask for at most {limit}."
+                )
+    if sub.get("file"):
+        if not Path(sub["file"]).is_file():
+            msgs.append(f"subsets.file = {sub['file']!r} does not exist; give a TSV with one subset per line.")
+        else:
+            try:
+                read_subsets_file(sub["file"], None, size=sub["size"])
+            except LaqError as e:
+                msgs.append(f"subsets.file: {e}")
+    return msgs
+
+
+def _quantization_errors(cfg: dict[str, Any], n: int | None, per_class: list[int] | None) -> list[str]:
+    import fnmatch
+
+    from laq.models.arch import cifar_resnet_layers
+
+    msgs = []
+    q, m = cfg["quantization"], cfg["model"]
+    names = [s["name"] for s in q["specs"]]
     dups = sorted({x for x in names if names.count(x) > 1})
     if dups:
         msgs.append(f"quantization.specs has duplicate names {', '.join(dups)}; give every spec a unique name.")
+    if m["source"] == "train" and (m.get("depth", 8) - 2) % 6 == 0:
+        # the layers are known without building the model: check skip patterns and bits lists now
+        layers = [name for name, _ in cifar_resnet_layers(m.get("depth", 8), m.get("width", 16), n or 2)]
+        for i, spec in enumerate(q["specs"]):
+            skip = spec.get("skip", [])
+            unused = [p for p in skip if not any(fnmatch.fnmatchcase(layer, p) for layer in layers)]
+            if unused:
+                msgs.append(f"quantization.specs[{i}].skip pattern {unused[0]!r} matches no layer of the model (layers: {', '.join(layers[:4])}, ..., fc).")
+                continue
+            kept = [layer for layer in layers if not any(fnmatch.fnmatchcase(layer, p) for p in skip)]
+            if isinstance(spec["bits"], list) and len(spec["bits"]) != len(kept):
+                msgs.append(f"quantization.specs[{i}].bits lists {len(spec['bits'])} values but the model has {len(kept)} layers to quantize; give {len(kept)} values.")
+    size = cfg["subsets"]["size"]
+    if n and 2 * size > n:  # laq.design: the mismatched control draws as many classes from outside the subset
+        msgs.append(
+            f"subsets.size = {size} leaves {n - size} classes outside a subset, too few for the mismatched-classes "
+            f"control, which needs {size}; use subsets.size <= {n // 2}."
+        )
+    if per_class:  # every quantize job draws them, RTN included
+        size = cfg["subsets"]["size"]
+        most = sum(sorted(per_class, reverse=True)[:size])
+        if q.get("calibration_images", 0) > most:
+            msgs.append(
+                f"quantization.calibration_images = {q['calibration_images']} exceeds the {most} training images of "
+                f"any {size} classes; use at most {most} (laq never repeats or silently drops calibration images)."
+            )
     return msgs
+
+
+def semantic_errors(cfg: dict[str, Any], base_dir: Path) -> list[str]:
+    from laq.plots.rc import check_rc
+
+    ds = cfg["dataset"]
+    msgs, layout = _dataset_errors(ds)
+    n = num_classes(ds, layout)
+    msgs += _model_errors(cfg["model"], n)
+    msgs += _subset_errors(cfg, n)
+    mf = cfg["similarity"].get("matrix_file")
+    if mf and not Path(mf).is_file():
+        msgs.append(f"similarity.matrix_file = {mf!r} does not exist; give a .npy or .csv CxC matrix, or null to compute it.")
+    msgs += _quantization_errors(cfg, n, train_images_per_class(ds, layout))
+    try:
+        check_rc(cfg["plots"].get("rc"))
+    except LaqError as e:
+        msgs.append(str(e))
+    return msgs
+
+
+def data_fingerprint(dataset: dict[str, Any]) -> str | None:
+    """For an imagefolder dataset, a digest of its images' paths, sizes and mtimes (a param of
+    prepare_data, so editing the folder re-runs it); None for datasets laq generates or downloads."""
+    from laq.data.imagefolder import fingerprint, scan_imagefolder
+
+    if dataset["name"] != "imagefolder" or not dataset.get("root"):
+        return None
+    return fingerprint(scan_imagefolder(dataset["root"]))
 
 
 def validate_config(cfg: dict[str, Any], base_dir: str | os.PathLike = ".") -> dict[str, Any]:

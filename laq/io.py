@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,21 +23,50 @@ class LaqError(Exception):
     """An error the user can act on; the message is one sentence naming the problem and the fix."""
 
 
+def rebuild_hint(path: str | os.PathLike) -> str:
+    """How to remake a damaged or missing workflow output, and everything made from it.
+
+    Deleting it is not enough: Snakemake treats a missing intermediate as a temporary file and, with
+    the final results present, reports "Nothing to be done"; --forcerun re-runs the job that makes the
+    file and every job downstream of it (tested in tests/test_workflow.py).
+    """
+    return f"rebuild it and what depends on it with `snakemake --cores all --forcerun {path}` (plus the run's --configfile/--profile options)"
+
+
+_NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    except OSError as e:
+        if _no_space(e):
+            raise _disk_full(path, e) from None
+        raise
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should look like any other file
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if _no_space(e):
+            raise _disk_full(path, e) from None
         raise
+
+
+def _no_space(e: BaseException) -> bool:
+    # safetensors (Rust) reports a full disk as its own error type with the OS message inside
+    return (isinstance(e, OSError) and e.errno in _NO_SPACE) or "No space left on device" in str(e) or "os error 28" in str(e)
+
+
+def _disk_full(path: Path, e: BaseException) -> LaqError:
+    return LaqError(f"no space left on the device of {path.parent} while writing {path.name} ({type(e).__name__}); free space there and re-run.")
 
 
 def canonical_safetensors(path: str | os.PathLike) -> None:
@@ -80,9 +111,33 @@ def read_json(path: str | os.PathLike) -> Any:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise LaqError(f"{path} does not exist; run the workflow step that makes it first.") from None
+        raise LaqError(f"{path} does not exist; {rebuild_hint(path)}.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise LaqError(f"{path} is not valid JSON ({e}); delete it and re-run the step that makes it.") from None
+        raise LaqError(f"{path} is not valid JSON ({e}); {rebuild_hint(path)}.") from None
+
+
+def load_array(path: str | os.PathLike, keys: tuple[str, ...] = ()) -> Any:
+    """A .npy array, or the `keys` of a .npz archive as a dict of arrays; never unpickles.
+
+    A missing, truncated or pickled (object-array) file is a LaqError naming it and how to rebuild it.
+    """
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                missing = [k for k in keys if k not in data.files]
+                if missing or not keys:
+                    raise LaqError(f"{path} lacks the array(s) {', '.join(missing) or '(none asked)'}; {rebuild_hint(path)}.")
+                return {k: data[k] for k in keys}
+        if keys:
+            raise LaqError(f"{path} is a single array, not an .npz archive of {', '.join(keys)}; {rebuild_hint(path)}.")
+        return data
+    except FileNotFoundError:
+        raise LaqError(f"{path} does not exist; {rebuild_hint(path)}.") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        # allow_pickle=False makes numpy refuse object arrays with a ValueError instead of running them
+        raise LaqError(f"{path} is not a readable numeric array file ({type(e).__name__}: {e}); {rebuild_hint(path)}.") from None
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -33,12 +33,14 @@ def topk_accuracy(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
 
 def subset_correct(logits: np.ndarray, labels: np.ndarray, classes: Sequence[int]) -> dict[str, np.ndarray]:
     """Per-image correctness on the subset's images: top-1/top-5 over all outputs ("all") and over the
-    subset's outputs only ("sub"). `logits`/`labels` may cover more images; other classes' rows are dropped."""
+    subset's outputs only ("sub"). `logits`/`labels` may cover more images; other classes' rows are dropped.
+    A row with a non-finite logit in any column is wrong in both modes, even if the subset's columns are finite."""
     classes = np.asarray(classes)
     rows = np.isin(labels, classes)
     lg, lb = np.asarray(logits)[rows], np.asarray(labels)[rows]
     col = {c: i for i, c in enumerate(classes.tolist())}
-    sub = lg[:, classes]
+    sub = lg[:, classes].astype(np.float64)
+    sub[~np.isfinite(lg).all(1)] = np.nan
     sub_labels = np.array([col[c] for c in lb.tolist()], dtype=np.int64)
     return {
         "top1_all": topk_correct(lg, lb, 1),

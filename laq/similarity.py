@@ -337,10 +337,10 @@ def _read_csv_matrix(path: Path) -> np.ndarray:
 
 def load_matrix(path: str | os.PathLike, num_classes: int) -> np.ndarray:
     """A user-supplied CxC class-distance matrix (.npy, or .csv/.tsv/.txt text), validated; returned
-    symmetrised with a zero diagonal.
+    exactly symmetric with an exactly zero diagonal.
 
-    Raises LaqError unless it is square, C = `num_classes`, finite, non-negative and symmetric
-    (to 1e-6 of its largest entry). The diagonal (a class's distance to itself) is set to 0.
+    Raises LaqError unless it holds real numbers (not bool or complex) and is square, C = `num_classes`,
+    finite, non-negative, symmetric and zero on the diagonal (both to 1e-6 of its largest entry).
     """
     p = Path(path)
     if not p.is_file():
@@ -358,8 +358,8 @@ def load_matrix(path: str | os.PathLike, num_classes: int) -> np.ndarray:
             raise LaqError(f"matrix file {p} is not a text file; give a .npy array or a .csv of numbers.") from None
     else:
         raise LaqError(f"matrix file {p} has unsupported suffix {p.suffix!r}; give a .npy or .csv file.")
-    if not (np.issubdtype(m.dtype, np.number) or m.dtype == np.bool_):
-        raise LaqError(f"matrix file {p} holds {m.dtype} values, not numbers; give a numeric CxC matrix.")
+    if m.dtype.kind not in "iuf":  # bool would pass as 0/1 distances, complex would lose its imaginary part
+        raise LaqError(f"matrix file {p} holds {m.dtype} values, not real numbers; give a CxC matrix of float distances.")
     m = m.astype(np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise LaqError(f"matrix file {p} has shape {m.shape}, which is not square; give a CxC matrix.")
@@ -381,6 +381,10 @@ def load_matrix(path: str | os.PathLike, num_classes: int) -> np.ndarray:
         raise LaqError(
             f"matrix file {p} is not symmetric (entry [{i},{j}] = {m[i, j]:.6g} but [{j},{i}] = {m[j, i]:.6g}); symmetrise it, e.g. (M + M.T) / 2."
         )
+    diag = np.abs(np.diag(m))
+    if diag.max() > tol:
+        i = int(np.argmax(diag))
+        raise LaqError(f"matrix file {p} has a non-zero diagonal ([{i},{i}] = {m[i, i]:.6g}); a class's distance to itself must be 0.")
     out = (m + m.T) / 2
     np.fill_diagonal(out, 0.0)
     return out

@@ -71,7 +71,8 @@ def finetune(
     """Fine-tune all weights on the subset's training images, keeping every output (as the seed study did)."""
     data = train.subset(classes)
     settings = TrainSettings(
-        epochs=ft_cfg["epochs"], lr=ft_cfg["lr"], batch_size=ft_cfg["batch_size"], weight_decay=ft_cfg["weight_decay"], schedule="constant"
+        epochs=ft_cfg["epochs"], lr=ft_cfg["lr"], batch_size=ft_cfg["batch_size"], weight_decay=ft_cfg["weight_decay"], schedule="constant",
+        config_key="finetune",
     )
     return train_classifier(model, data, preprocess_for(meta), settings, seed=seed, device=device, threads=threads)
 
@@ -96,6 +97,7 @@ def evaluate_checkpoints(
     quantized: bool,
     batch_size: int,
     device: str,
+    trusted_hub: str | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
     """Every subset's models on that subset's test images, in one process (a job costs more than an evaluation).
 
@@ -105,6 +107,7 @@ def evaluate_checkpoints(
     weight sparsity; results[subset id]["quantization"] describes the spec as the first checkpoint's
     sidecar records it. correct["<subset id>/<variant>/<metric>"] is a uint8 array (draws x images) of
     per-image correctness for top1_all and top1_sub, the paired data of McNemar's test.
+    `trusted_hub`: see `laq.models.checkpoint.load_checkpoint`.
     """
     from laq.models.checkpoint import load_checkpoint
 
@@ -117,13 +120,16 @@ def evaluate_checkpoints(
         for variant, paths in checkpoints[sid].items():
             per_draw, hits = [], {"top1_all": [], "top1_sub": []}
             for path in paths:
-                model, meta = load_quantized_checkpoint(path) if quantized else load_checkpoint(path)
+                if quantized:
+                    model, meta = load_quantized_checkpoint(path, trusted_hub)
+                else:
+                    model, meta = load_checkpoint(path, trusted_hub=trusted_hub)
                 logits = predict_logits(model, data.images, preprocess_for(meta), batch_size=batch_size, device=device, progress=False)
                 c = subset_correct(logits, data.labels, classes)
                 m: dict[str, Any] = {**accuracies(c), "sha256": sha256_file(path)}
                 if quantized:
                     m["sparsity"] = weight_sparsity(model)
-                    entry.setdefault("quantization", spec_description(meta["quantization"]))
+                    entry.setdefault("quantization", spec_description(_quantization_record(meta, path)))
                 per_draw.append(m)
                 for k in hits:
                     hits[k].append(c[k])
@@ -155,12 +161,35 @@ def spec_description(q: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def embedder_model(embedder: str, base_checkpoint: str | None) -> tuple[torch.nn.Module, dict[str, Any]]:
+def _quantization_record(meta: dict[str, Any], path: str) -> dict[str, Any]:
+    """The sidecar's quantization block, checked for the fields the evaluation copies."""
+    from laq.io import LaqError, rebuild_hint
+
+    q = meta.get("quantization")
+    ok = (
+        isinstance(q, dict)
+        and isinstance(q.get("size_bytes"), int)
+        and isinstance(q.get("compression"), (int, float))
+        and isinstance(q.get("spec"), dict)
+        and "method" in q["spec"]
+        and "bits" in q["spec"]
+        and isinstance(q.get("layer_bits"), list)
+        and len(q["layer_bits"]) > 0
+        and all(isinstance(b, int) and not isinstance(b, bool) for b in q["layer_bits"])
+    )
+    if not ok:
+        raise LaqError(f"the sidecar of {path} has no valid quantization record; {rebuild_hint(path)}.")
+    return q
+
+
+def embedder_model(
+    embedder: str, base_checkpoint: str | None, trusted_hub: str | None = None
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The model whose penultimate features embed the images: the base model, or an ImageNet backbone."""
     from laq.models.checkpoint import load_checkpoint
 
     if embedder == "base":
-        return load_checkpoint(base_checkpoint)
+        return load_checkpoint(base_checkpoint, trusted_hub=trusted_hub)
     b = load_base(embedder, 1000, pretrained=True)
     return b.model.eval(), {"input_size": b.input_size, "mean": list(b.mean), "std": list(b.std), "arch": b.arch}
 
@@ -186,73 +215,12 @@ def quantize_checkpoint(
     return quantize_model(model.to(device), calib.to(device), qspec, batch_size=batch_size)
 
 
-def quantize_subset(
-    base: tuple[torch.nn.Module, dict[str, Any]],
-    finetuned: tuple[torch.nn.Module, dict[str, Any]],
-    train: Split,
-    manifest: dict[str, Any],
-    spec: dict[str, Any],
-    outputs: Mapping[tuple[str, int], str],
-    *,
-    num_classes: int,
-    n_images: int,
-    seed: int,
-    batch_size: int,
-    device: str,
-    provenance_of: Mapping[str, dict[str, Any]],
-) -> None:
-    """Quantize every variant of one subset under one spec, from every calibration draw (see laq.design),
-    writing each to outputs[(variant, draw)] with its sidecar and layer table.
-
-    A data-free method (RTN) gives the same model whatever the calibration, so each model is quantized
-    once and written under every condition and draw. `provenance_of` maps "base"/"finetuned" to the
-    provenance block of that model's quantizations (computed once per job: hashing the inputs is slow).
-    """
-    from laq.quant import save_quantized, write_layer_table
-
-    models = {"base": base, "finetuned": finetuned}
-    by_variant = {q.variant: q for q in QUANTIZED}
-    data_free = spec["method"] == "rtn"
-    done: dict[tuple, Any] = {}
-    for (variant, draw), path in tqdm(outputs.items(), desc=f"{manifest['id']} {spec['name']}", mininterval=2):
-        q = by_variant[variant]
-        model, meta = models[q.model]
-        if data_free:
-            record = {"condition": q.condition, "draw": draw, "data_free": True, "n_images": 0}
-            key: tuple = (q.model,)
-            calib = train.images[:1]  # the method reads no data; one image drives the traversal
-        else:
-            cal = draw_calibration(train.labels, q.condition, manifest["classes"], num_classes, n_images,
-                                   seed=seed, subset_id=manifest["id"], spec=spec["name"], draw=draw)
-            record, key, calib = cal.record(train.labels), (q.model, q.condition, draw), train.images[cal.indices]
-        if key not in done:
-            qseed = derive_seed(seed, "quantize", manifest["id"], spec["name"], q.model, q.condition, draw)
-            done[key] = quantize_checkpoint(model, meta, calib, spec, batch_size=batch_size, device=device, seed=qseed)
-        result = done[key]
-        write_layer_table(layer_table(path), result)
-        save_quantized(path, result, {"spec": spec["name"], "variant": variant, "draw": str(draw)})
-        info = {
-            "spec": spec, "variant": variant, "calibration": record,
-            "layer_bits": [rec.bits for rec in result.layers], "bits_per_weight": stored_bits_per_weight(result),
-            **result.size_report(),
-        }
-        write_json(sidecar(path), {**meta, "quantization": info, "provenance": provenance_of[q.model]})
-        log.info("%s %s d%d: %s", manifest["id"], variant, draw, ", ".join(f"{r.name} {r.rel_error:.3g}" for r in result.layers))
-
-
-def stored_bits_per_weight(result: Any) -> float:
-    """Bits the packed checkpoint spends per quantized weight (codes only; steps are a few floats per layer)."""
-    from laq.quant.checkpoint import code_width
-
-    n = sum(rec.codes.numel() for rec in result.layers)
-    return sum(code_width(rec.codes)[0] * rec.codes.numel() for rec in result.layers) / n if n else float("nan")
-
-
-def load_quantized_checkpoint(path: str) -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_quantized_checkpoint(path: str, trusted_hub: str | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A quantized checkpoint rebuilt as a float model whose weights are the dequantized codes."""
+    from laq.models.arch import build_arch
     from laq.models.checkpoint import read_meta
-    from laq.models.sources import build_arch
     from laq.quant import load_quantized
 
-    meta = read_meta(path)
-    return load_quantized(path, build_arch(meta["arch"], meta["num_classes"])).eval(), meta
+    meta = read_meta(path, trusted_hub=trusted_hub)
+    skeleton = build_arch(meta["arch"], meta["num_classes"], trusted_hub=trusted_hub, where=f"sidecar of {path}: arch")
+    return load_quantized(path, skeleton).eval(), meta

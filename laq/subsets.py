@@ -26,7 +26,7 @@ from laq.seeding import rng
 
 STRATEGIES = ("similar", "dissimilar", "random")
 _ID = re.compile(r"^(similar|dissimilar|random|file)-k(\d+)-(\d+)$")
-# Random draws tried before accepting a repeat (only reached when nearly every subset is taken).
+# Random draws tried for a new subset before giving up (only reached when nearly every subset is taken).
 _MAX_DRAWS = 1000
 
 
@@ -117,7 +117,8 @@ def _greedy_pick(kl: np.ndarray, size: int, index: int, similar: bool, seed: int
     """The `index`-th distinct greedy subset, trying start classes in a seeded order.
 
     Different start classes can grow into the same set; such repeats are skipped so distinct ids get
-    distinct subsets. Only if there are fewer distinct subsets than ids do they repeat (cyclically).
+    distinct subsets. If there are fewer distinct subsets than ids, LaqError: a repeat would count twice
+    in the statistics.
     """
     c = kl.shape[0]
     starts = rng(seed, "subsets", "similar" if similar else "dissimilar", size).permutation(c)
@@ -131,19 +132,32 @@ def _greedy_pick(kl: np.ndarray, size: int, index: int, similar: bool, seed: int
             found.append((picked, int(s)))
             if len(found) > index:
                 return found[index]
-    return found[index % len(found)]
+    strategy = "similar" if similar else "dissimilar"
+    raise LaqError(
+        f"only {len(found)} distinct {strategy} subsets of {size} classes exist for this distance matrix, so "
+        f"{strategy}-k{size}-{index:02d} would repeat one; lower subsets.count.{strategy} to {len(found)} or change subsets.size."
+    )
 
 
 def _random_pick(c: int, size: int, index: int, seed: int) -> list[int]:
-    """The `index`-th distinct uniform draw of `size` classes (seeded; repeats skipped while avoidable)."""
+    """The `index`-th distinct uniform draw of `size` classes (seeded; repeats skipped).
+
+    LaqError if no new subset turns up in `_MAX_DRAWS` draws (nearly every subset taken): a repeat
+    would count twice in the statistics.
+    """
     gen = rng(seed, "subsets", "random", size)
     seen: set[frozenset[int]] = set()
     draw: list[int] = []
-    for _ in range(index + 1):
+    for i in range(index + 1):
         for _attempt in range(_MAX_DRAWS):
-            draw = [int(i) for i in gen.choice(c, size=size, replace=False)]
+            draw = [int(j) for j in gen.choice(c, size=size, replace=False)]
             if frozenset(draw) not in seen:
                 break
+        else:
+            raise LaqError(
+                f"random-k{size}-{index:02d}: no new random subset of {size} of {c} classes in {_MAX_DRAWS} draws after {i}; "
+                "lower subsets.count.random or change subsets.size."
+            )
         seen.add(frozenset(draw))
     return draw
 
@@ -182,6 +196,7 @@ def read_subsets_file(
     lookup = None if class_names is None else {str(n): i for i, n in enumerate(class_names)}
     c = None if class_names is None else len(class_names)
     out: list[list[int]] = []
+    seen: dict[frozenset[Any], int] = {}
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -211,6 +226,10 @@ def read_subsets_file(
             raise LaqError(f"subsets file {p}, line {lineno}: a subset needs at least 2 classes, got {len(classes)}.")
         if size is not None and len(classes) != size:
             raise LaqError(f"subsets file {p}, line {lineno}: {len(classes)} classes but subsets.size is {size}; list exactly {size} per line.")
+        key = frozenset(i if i >= 0 else tok for i, tok in zip(classes, tokens))
+        if key in seen:
+            raise LaqError(f"subsets file {p}, line {lineno} repeats the subset of line {seen[key]}; list each subset once (a repeat counts twice in the statistics).")
+        seen[key] = lineno
         out.append(classes)
     if not out:
         raise LaqError(f"subsets file {p} lists no subsets; give one subset per line (class indices or names).")

@@ -17,7 +17,7 @@ from safetensors.numpy import load_file as load_np
 from safetensors.numpy import save_file as save_np
 
 from laq.design import METRICS, QUANTIZED_VARIANTS, VARIANTS
-from laq.io import LaqError, atomic_path, package_versions
+from laq.io import LaqError, atomic_path, package_versions, rebuild_hint
 from laq.metrics import subset_metrics
 
 __all__ = ["METRICS", "VARIANTS", "load_arrays", "load_logits", "save_arrays", "save_logits", "table_rows", "write_table"]
@@ -35,7 +35,7 @@ def load_arrays(path: str) -> dict[str, np.ndarray]:
     try:
         return load_np(str(path))
     except (FileNotFoundError, SafetensorError, OSError, ValueError) as e:
-        raise LaqError(f"array file {path} is missing or corrupted ({e}); delete it and re-run the step that makes it.") from None
+        raise LaqError(f"array file {path} is missing or corrupted ({e}); {rebuild_hint(path)}.") from None
 
 
 def save_logits(path: str, logits: np.ndarray, labels: np.ndarray) -> None:
@@ -45,7 +45,7 @@ def save_logits(path: str, logits: np.ndarray, labels: np.ndarray) -> None:
 def load_logits(path: str) -> tuple[np.ndarray, np.ndarray]:
     t = load_arrays(path)
     if "logits" not in t or "labels" not in t:
-        raise LaqError(f"logits file {path} lacks logits or labels; delete it and re-run the step that makes it.")
+        raise LaqError(f"logits file {path} lacks logits or labels; {rebuild_hint(path)}.")
     return t["logits"], t["labels"]
 
 
@@ -135,9 +135,9 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     try:
         df = pd.read_csv(path)
     except FileNotFoundError:
-        raise LaqError(f"accuracy table {path} does not exist; run the table rule first.") from None
+        raise LaqError(f"accuracy table {path} does not exist; {rebuild_hint(path)}.") from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise LaqError(f"accuracy table {path} is unreadable ({e}); delete it and re-run the table rule.") from None
+        raise LaqError(f"accuracy table {path} is unreadable ({e}); {rebuild_hint(path)}.") from None
     if "dist_median" not in df.columns:
-        raise LaqError(f"accuracy table {path} has no dist_median column; delete it and re-run the table rule.")
+        raise LaqError(f"accuracy table {path} has no dist_median column; {rebuild_hint(path)}.")
     return df

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -13,6 +14,7 @@ from torch import nn
 from tqdm import tqdm
 
 from laq.data.store import Split
+from laq.io import LaqError
 from laq.seeding import derive_seed, torch_generator
 from laq.data.transforms import random_crop
 
@@ -28,6 +30,7 @@ class TrainSettings:
     schedule: str = "onecycle"  # onecycle | constant
     crop_pad: int = 4  # random-crop augmentation, in pixels of the stored image; 0 disables
     label_smoothing: float = 0.0
+    config_key: str = "model.train"  # the config section these came from, named when training diverges
 
 
 def set_seed(seed: int) -> torch.Generator:
@@ -109,10 +112,23 @@ def _train(model, data, preprocess, settings, *, seed, device, progress):
             opt.step()
             if sched is not None:
                 sched.step()
-            total_loss += loss.item() * len(idx)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise _diverged(settings, f"the loss is {value} at epoch {epoch + 1}, step {step + 1}")
+            total_loss += value * len(idx)
             correct += (out.argmax(1) == y).sum().item()
+        if not all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point()):
+            raise _diverged(settings, f"the weights are non-finite after epoch {epoch + 1}")
         # no wall time in the record: it ends up in checkpoints, which must be byte-reproducible
         rec = {"epoch": epoch + 1, "loss": total_loss / n, "train_acc": 100.0 * correct / n}
         log.info("epoch %d: loss %.4f, train top-1 %.2f%%, %.1f s", rec["epoch"], rec["loss"], rec["train_acc"], time.perf_counter() - t0)
         history.append(rec)
     return history
+
+
+def _diverged(settings: TrainSettings, what: str) -> LaqError:
+    """One line naming the settings that make training diverge (a NaN model would otherwise be saved and scored)."""
+    key = settings.config_key
+    return LaqError(
+        f"training diverged ({what}); lower {key}.lr (now {settings.lr}) or {key}.weight_decay (now {settings.weight_decay})."
+    )

@@ -43,6 +43,13 @@ def job(snakemake: Any) -> Iterator[logging.Logger]:
             stream.close()
 
 
+def trusted_hub(snakemake: Any) -> str | None:
+    """The configured model.source when it is a torchhub: source: the one torch.hub repository a job
+    may run (checkpoint sidecars are data and cannot name another; see `laq.models.arch`)."""
+    source = str(snakemake.config.get("model", {}).get("source", ""))
+    return source if source.startswith("torchhub:") else None
+
+
 def resolve_device(device: str) -> str:
     import torch
 

@@ -1,8 +1,16 @@
+def base_inputs(wc):
+    """The prepared data; for model.source file:<path> also that checkpoint and its sidecar, so a changed file re-runs."""
+    out = {"train": P.train, "classes": P.classes}
+    if config["model"]["source"].startswith("file:"):
+        out["source"] = config["model"]["source"][5:]
+        out["source_meta"] = sidecar(out["source"])
+    return out
+
+
 rule train_base:
     """The original model: from model.source, trained on the full training set when model.train.epochs > 0."""
     input:
-        train=P.train,
-        classes=P.classes,
+        unpack(base_inputs),
     output:
         model=P.base,
         meta=sidecar(P.base),

@@ -1,3 +1,10 @@
+from laq.config import data_fingerprint
+
+# imagefolder: a digest of every image's path, size and mtime (laq.data.imagefolder), so adding, removing
+# or editing an image re-runs prepare_data; other datasets are generated or checked by torchvision.
+DATA_FINGERPRINT = data_fingerprint(config["dataset"])
+
+
 rule prepare_data:
     """The dataset as prepared splits (safetensors) and class names (JSON)."""
     output:
@@ -7,6 +14,7 @@ rule prepare_data:
     params:
         dataset=config["dataset"],
         seed=config["seed"],
+        **({"fingerprint": DATA_FINGERPRINT} if DATA_FINGERPRINT else {}),
     threads: config["threads"]
     resources:
         **heavy(config["threads"]),

@@ -1,8 +1,15 @@
+def subset_inputs(wc):
+    """The distance matrix and class names; for a file- subset also subsets.file, so editing it re-runs those."""
+    out = {"matrix": P.distance, "classes": P.classes}
+    if wc.subset.startswith("file-"):
+        out["file"] = config["subsets"]["file"]
+    return out
+
+
 rule subset:
     """One class subset as a JSON manifest: id, strategy, seed, classes, names, pairwise-distance statistics."""
     input:
-        matrix=P.distance,
-        classes=P.classes,
+        unpack(subset_inputs),
     output:
         P.subset,
     params:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from laq.io import atomic_path, read_json
+from laq.io import atomic_path, load_array, read_json
 from laq.similarity import distance_matrix, load_matrix
 from laq.workflow import job
 
@@ -10,7 +10,7 @@ with job(snakemake) as log:
     if "matrix" in inp.keys():
         kl, points, labels = load_matrix(inp.matrix, len(names)), np.zeros((0, 2)), np.zeros(0, np.int64)
     else:
-        e = np.load(inp.embeddings)
+        e = load_array(inp.embeddings, ("features", "labels"))
         kl, points, labels = distance_matrix(
             e["features"], e["labels"], p["method"], seed=snakemake.params.seed, umap=p.get("umap", {}),
             pca_dim=p.get("pca_dim", 10), knn_k=p.get("knn_k", 5), max_per_class=p.get("max_per_class"), num_classes=len(names),

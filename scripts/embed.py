@@ -3,12 +3,12 @@ import numpy as np
 from laq.data.store import load_split
 from laq.embed import penultimate_features
 from laq.stages import embedder_model
-from laq.workflow import job, preprocess_for, resolve_device
+from laq.workflow import job, preprocess_for, resolve_device, trusted_hub
 from laq.io import atomic_path
 
 with job(snakemake) as log:
     train = load_split(snakemake.input.train)
-    model, meta = embedder_model(snakemake.params.embedder, snakemake.input.get("model"))
+    model, meta = embedder_model(snakemake.params.embedder, snakemake.input.get("model"), trusted_hub(snakemake))
     feats = penultimate_features(model, train.images, preprocess=preprocess_for(meta), batch_size=snakemake.params.batch_size, device=resolve_device(snakemake.params.device))
     log.info("embedded %d images into %d dimensions with %s", *feats.shape, meta["arch"])
     with atomic_path(snakemake.output[0]) as tmp:

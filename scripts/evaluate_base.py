@@ -4,11 +4,11 @@ from laq.io import provenance, write_json
 from laq.models.checkpoint import load_checkpoint
 from laq.stages import base_metrics
 from laq.tables import save_logits
-from laq.workflow import job, preprocess_for, resolve_device
+from laq.workflow import job, preprocess_for, resolve_device, trusted_hub
 
 with job(snakemake) as log:
     inp, out = snakemake.input, snakemake.output
-    model, meta = load_checkpoint(inp.model)
+    model, meta = load_checkpoint(inp.model, trusted_hub=trusted_hub(snakemake))
     test = load_split(inp.test)
     logits = predict_logits(model, test.images, preprocess_for(meta), batch_size=snakemake.params.batch_size, device=resolve_device(snakemake.params.device))
     metrics = base_metrics(logits, test.labels, meta["classes"])

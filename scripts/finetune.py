@@ -3,11 +3,11 @@ from laq.io import provenance, read_json
 from laq.models.checkpoint import load_checkpoint, save_checkpoint
 from laq.stages import finetune
 from laq.seeding import derive_seed
-from laq.workflow import job, resolve_device
+from laq.workflow import job, resolve_device, trusted_hub
 
 with job(snakemake) as log:
     inp, p = snakemake.input, snakemake.params
-    model, meta = load_checkpoint(inp.model)
+    model, meta = load_checkpoint(inp.model, trusted_hub=trusted_hub(snakemake))
     manifest = read_json(inp.subset)
     history = finetune(model, meta, load_split(inp.train), manifest["classes"], p.finetune,
                        seed=derive_seed(p.seed, "finetune", manifest["id"]), device=resolve_device(p.device), threads=p.threads)

@@ -1,17 +1,15 @@
-import numpy as np
-
-from laq.io import provenance, read_json, write_json
+from laq.io import load_array, provenance, read_json, write_json
 from laq.subsets import make_subset, manifest_from_classes, read_subsets_file
 from laq.workflow import job
 
 with job(snakemake) as log:
-    kl, names = np.load(snakemake.input.matrix), read_json(snakemake.input.classes)["names"]
+    kl, names = load_array(snakemake.input.matrix), read_json(snakemake.input.classes)["names"]
     sid, p = snakemake.wildcards.subset, snakemake.params
     if sid.startswith("file-"):
-        classes = read_subsets_file(p.file, names, size=p.size)[int(sid.rsplit("-", 1)[1])]
+        classes = read_subsets_file(snakemake.input.file, names, size=p.size)[int(sid.rsplit("-", 1)[1])]
         manifest = manifest_from_classes(kl, names, sid, classes, seed=p.seed)
     else:
         manifest = make_subset(kl, names, sid, seed=p.seed)
     log.info("%s: %s (median distance %.3f)", sid, ", ".join(manifest["class_names"]), manifest["dist_median"])
-    manifest["provenance"] = provenance(dict(p.items()), {"matrix": snakemake.input.matrix, "classes": snakemake.input.classes})
+    manifest["provenance"] = provenance(dict(p.items()), dict(snakemake.input.items()))
     write_json(snakemake.output[0], manifest)

@@ -1,9 +1,7 @@
 from pathlib import Path
 
-import numpy as np
-
 from laq.data.store import load_split
-from laq.io import read_json
+from laq.io import load_array, read_json
 from laq.plots import similarity as plots
 from laq.plots.style import apply_style
 from laq.workflow import job
@@ -11,7 +9,7 @@ from laq.workflow import job
 with job(snakemake) as log:
     apply_style(snakemake.params.rc)
     inp = snakemake.input
-    kl, names = np.load(inp.matrix), read_json(inp.classes)["names"]
+    kl, names = load_array(inp.matrix), read_json(inp.classes)["names"]
     for path in (p for p in snakemake.output if p.endswith(".png")):
         kind = Path(path).stem.rsplit("_", 1)[1]
         if kind == "heatmap":
@@ -20,7 +18,7 @@ with job(snakemake) as log:
             train = load_split(inp.train)
             plots.plot_pairs(kl, names, train.images, train.labels, path)
         elif kind == "embedding":
-            pts = np.load(inp.points)
+            pts = load_array(inp.points, ("points", "labels"))
             axis = "PC" if snakemake.params.method == "pca_gaussian" else "UMAP"
             plots.plot_embedding(pts["points"], pts["labels"], names, path, axis_name=axis)
         elif kind == "histogram":

@@ -3,7 +3,7 @@ from laq.design import quantized_runs
 from laq.io import provenance, read_json, sha256_file
 from laq.models.checkpoint import load_checkpoint
 from laq.stages import quantize_subset
-from laq.workflow import job, resolve_device
+from laq.workflow import job, resolve_device, trusted_hub
 
 with job(snakemake) as log:
     inp, p = snakemake.input, snakemake.params
@@ -12,7 +12,8 @@ with job(snakemake) as log:
     common = provenance(cfg, {"train": inp.train, "subset": inp.subset})
     prov = {m: {**common, "inputs": {**common["inputs"], "model": sha256_file(inp[m])}} for m in ("base", "finetuned")}
     log.info("%s, spec %s: %d quantized models, %d calibration images each", manifest["id"], p.spec["name"], len(runs), p.calibration_images)
-    quantize_subset(load_checkpoint(inp.base), load_checkpoint(inp.finetuned), load_split(inp.train), manifest, p.spec,
+    hub = trusted_hub(snakemake)
+    quantize_subset(load_checkpoint(inp.base, trusted_hub=hub), load_checkpoint(inp.finetuned, trusted_hub=hub), load_split(inp.train), manifest, p.spec,
                     dict(zip(runs, snakemake.output.models)), num_classes=len(read_json(inp.classes)["names"]),
                     n_images=p.calibration_images, seed=p.seed, batch_size=p.batch_size, device=resolve_device(p.device),
                     provenance_of=prov)

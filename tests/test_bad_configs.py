@@ -1,75 +1,106 @@
-"""A corpus of broken configs: each must stop `snakemake -n` before any job, with one line naming the key."""
+"""The bad-input corpus, config cases: each must stop `snakemake -n` before any job, with one line naming
+the key and no traceback.
 
+Cases are data files, tests/bad_inputs/configs/<case>.yaml, each an override of the default config
+whose first line is `# expect: <text the one-line message must contain>`. Cases that need a file
+(a hostile sidecar, a subsets file, an image folder) are generated below.
+"""
+
+from __future__ import annotations
+
+import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import yaml
 
 from conftest import SUMMARY, run_snakemake
 
-SPEC = {"name": "g4", "method": "gpfq", "bits": 4}
+CONFIGS = Path(__file__).parent / "bad_inputs" / "configs"
 
 
-def spec(**kw):
-    return {"quantization": {"specs": [{**SPEC, **kw}]}}
+def _expectation(path: Path) -> str:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} must start with '# expect: <message fragment>'"
+    return first.removeprefix("# expect: ")
 
 
-# (case id, config override, text the one-line message must contain)
-CORPUS = [
-    ("bits-0", spec(bits=0), "bits"),
-    ("bits-1", spec(bits=1), "bits"),
-    ("bits-9", spec(bits=9), "bits"),
-    ("bits-16", spec(bits=16), "bits"),
-    ("bits-word", spec(bits="fast"), "bits"),
-    ("bits-list-with-1", spec(bits=[4, 1]), "bits"),
-    ("method-unknown", spec(method="awq"), "gpfq, sgpfq"),
-    ("scalar-negative", spec(scalar=-1), "scalar"),
-    ("percentile-above-1", spec(percentile=1.5), "percentile"),
-    ("spec-name-underscore", spec(name="g_4"), "name"),
-    ("spec-unknown-key", spec(bitz=4), "bitz"),
-    ("specs-empty", {"quantization": {"specs": []}}, "specs"),
-    ("duplicate-spec-names", {"quantization": {"specs": [SPEC, SPEC]}}, "duplicate names g4"),
-    ("calibration-zero", {"quantization": {"calibration_images": 0}}, "calibration_images"),
-    ("epochs-negative", {"finetune": {"epochs": -1}}, "finetune.epochs"),
-    ("finetune-lr-zero", {"finetune": {"lr": 0}}, "finetune.lr"),
-    ("finetune-unknown-key", {"finetune": {"lr_decay": 0.5}}, "lr_decay"),
-    ("subset-size-1", {"subsets": {"size": 1}}, "subsets.size"),
-    ("subset-size-over-classes", {"subsets": {"size": 101}}, "subsets.size"),
-    ("subset-size-over-num-classes", {"dataset": {"num_classes": 10}, "subsets": {"size": 20}}, "subsets.size"),
-    ("no-subsets", {"subsets": {"count": {"similar": 0, "dissimilar": 0, "random": 0}}}, "subsets.count"),
-    ("strategy-unknown", {"subsets": {"count": {"closest": 3}}}, "closest"),
-    ("subsets-file-missing", {"subsets": {"file": "/nonexistent/subsets.tsv"}}, "subsets.file"),
-    ("model-source-unknown", {"model": {"source": "hub:foo"}}, "model.source"),
-    ("model-file-missing", {"model": {"source": "file:/nonexistent/m.safetensors"}}, "model.source"),
-    ("model-depth-not-6n+2", {"model": {"depth": 10}}, "model.depth"),
-    ("dataset-unknown", {"dataset": {"name": "mnist"}}, "dataset.name"),
-    ("imagefolder-without-root", {"dataset": {"name": "imagefolder", "root": None}}, "dataset.root"),
-    ("imagefolder-root-missing", {"dataset": {"name": "imagefolder", "root": "/nonexistent/images"}}, "dataset.root"),
-    ("cifar-no-download-no-root", {"dataset": {"name": "cifar100", "root": "/nonexistent/cifar", "download": False}}, "dataset.root"),
-    ("num-classes-too-many", {"dataset": {"num_classes": 200}}, "dataset.num_classes"),
-    ("similarity-method-unknown", {"similarity": {"method": "tsne"}}, "similarity.method"),
-    ("matrix-file-missing", {"similarity": {"matrix_file": "/nonexistent/kl.npy"}}, "similarity.matrix_file"),
-    ("seed-negative", {"seed": -3}, "seed"),
-    ("seed-wrong-type", {"seed": "zero"}, "seed"),
-    ("device-unknown", {"device": "tpu"}, "device"),
-    ("unknown-top-level-key", {"epochs": 5}, "unknown key epochs"),
-]
+def _hostile_file_source(d: Path) -> tuple[dict, str, Path]:
+    """model.source: file: whose sidecar names a local torch.hub repo that writes a marker when imported."""
+    repo, marker = d / "repo", d / "PWNED"
+    repo.mkdir()
+    (repo / "hubconf.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\ndependencies = []\ndef evil(**kw):\n    pass\n")
+    (d / "m.safetensors").write_bytes(b"\0" * 16)
+    meta = {"arch": f"torchhub:{repo}:evil", "num_classes": 10, "input_size": 32, "mean": [0.5] * 3, "std": [0.2] * 3,
+            "classes": [str(i) for i in range(10)]}
+    (d / "m.json").write_text(json.dumps(meta))
+    return {"model": {"source": f"file:{d / 'm.safetensors'}", "train": {"epochs": 0}}}, "hubconf.py", marker
+
+
+def _sidecar_is_a_list(d: Path) -> tuple[dict, str, None]:
+    (d / "m.safetensors").write_bytes(b"\0" * 16)
+    (d / "m.json").write_text("[1, 2, 3]")
+    return {"model": {"source": f"file:{d / 'm.safetensors'}"}}, "not a JSON object", None
+
+
+def _subsets_file_repeats(d: Path) -> tuple[dict, str, None]:
+    (d / "subsets.tsv").write_text("0\t1\t2\n5,6,7\n2,1,0\n")
+    return {"subsets": {"size": 3, "file": str(d / "subsets.tsv")}}, "line 3 repeats the subset of line 1", None
+
+
+def _imagefolder(d: Path, broken: str) -> tuple[dict, str, None]:
+    from PIL import Image
+
+    for part in ("train", "test"):
+        for c in ("a", "b", "c"):
+            (d / "imgs" / part / c).mkdir(parents=True)
+            Image.new("RGB", (4, 4)).save(d / "imgs" / part / c / "0.png")
+    if broken == "nested":
+        (d / "imgs" / "train" / "a" / "more").mkdir()
+        expect = "is a folder inside class folder"
+    else:
+        (d / "imgs" / "test" / "c" / "0.png").unlink()
+        (d / "imgs" / "test" / "c").rmdir()
+        expect = "lacks c"
+    return {"dataset": {"name": "imagefolder", "root": str(d / "imgs")}, "subsets": {"size": 2}}, expect, None
+
+
+FILE_CASES = {
+    "file-source-hostile-sidecar": _hostile_file_source,
+    "file-source-sidecar-list": _sidecar_is_a_list,
+    "subsets-file-repeats": _subsets_file_repeats,
+    "imagefolder-nested-folder": lambda d: _imagefolder(d, "nested"),
+    "imagefolder-test-class-missing": lambda d: _imagefolder(d, "missing"),
+}
+
+
+def _cases(tmp_path: Path) -> list[tuple[str, Path, str, Path | None]]:
+    """(name, config file, expected fragment, marker that must stay absent)."""
+    cases = [(p.stem, p, _expectation(p), None) for p in sorted(CONFIGS.glob("*.yaml"))]
+    for name, make in FILE_CASES.items():
+        d = tmp_path / "files" / name
+        d.mkdir(parents=True)
+        override, expect, marker = make(d)
+        cfg = d / "bad.yaml"
+        cfg.write_text(yaml.safe_dump(override))
+        cases.append((name, cfg, expect, marker))
+    return cases
 
 
 def _run(case, tmp_path):
-    name, override, _ = case
-    work = tmp_path / name
-    work.mkdir()
-    cfg = work / "bad.yaml"
-    cfg.write_text(yaml.safe_dump(override))
+    name, cfg, _, _ = case
+    work = tmp_path / "work" / name
+    work.mkdir(parents=True)
     return run_snakemake(work, "-n", "--configfile", str(cfg), timeout=120, check=False), work
 
 
 def test_every_bad_config_is_rejected_before_any_job(tmp_path):
-    assert len(CORPUS) >= 25
+    cases = _cases(tmp_path)
+    assert len(cases) >= 70
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda c: _run(c, tmp_path), CORPUS))
+        results = list(pool.map(lambda c: _run(c, tmp_path), cases))
     failures = []
-    for (name, _, expect), (proc, work) in zip(CORPUS, results):
+    for (name, _, expect, marker), (proc, work) in zip(cases, results):
         err = proc.stderr.strip()
         lines = [l for l in err.splitlines() if l.strip()]
         ok = (
@@ -79,8 +110,9 @@ def test_every_bad_config_is_rejected_before_any_job(tmp_path):
             and lines[0].startswith("config error:")
             and expect in lines[0]
             and not (work / "results").exists()
+            and (marker is None or not marker.exists())
         )
         if not ok:
-            failures.append(f"{name}: rc={proc.returncode} stderr={err[-500:]!r}")
-    SUMMARY["bad configs rejected with a one-line message"] = f"{len(CORPUS) - len(failures)}/{len(CORPUS)}"
+            failures.append(f"{name}: rc={proc.returncode} expected {expect!r}, stderr={err[-500:]!r}")
+    SUMMARY["bad configs rejected with a one-line message"] = f"{len(cases) - len(failures)}/{len(cases)}"
     assert not failures, "\n".join(failures)

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import numpy as np
 
@@ -5,10 +7,14 @@ from laq.metrics import subset_metrics, topk_accuracy
 
 
 def loop_topk(logits, labels, k):
+    """Reference: a row scores when fewer than k OTHER logits are >= the label's (ties count against
+    the label) and every logit of the row is finite."""
     hits = 0
     for row, y in zip(logits, labels):
-        better = sum(1 for v in row if v > row[y])
-        hits += better < k
+        if not all(math.isfinite(v) for v in row):
+            continue
+        at_least = sum(1 for j, v in enumerate(row) if j != y and v >= row[y])
+        hits += at_least < k
     return 100.0 * hits / len(labels)
 
 
@@ -18,6 +24,29 @@ def test_topk_matches_plain_loop():
     labels = rng.integers(0, 17, 200)
     for k in (1, 3, 5, 17, 30):
         assert topk_accuracy(logits, labels, k) == pytest.approx(loop_topk(logits, labels, min(k, 17)))
+
+
+def test_ties_and_non_finite_logits_count_as_wrong():
+    rng = np.random.default_rng(4)
+    logits = rng.integers(0, 3, size=(300, 8)).astype(np.float32)  # many ties
+    labels = rng.integers(0, 8, 300)
+    logits[rng.random(300) < 0.1, rng.integers(0, 8)] = np.nan
+    logits[rng.random(300) < 0.1, rng.integers(0, 8)] = np.inf
+    logits[rng.random(300) < 0.05, rng.integers(0, 8)] = -np.inf
+    for k in (1, 2, 5, 8):
+        assert topk_accuracy(logits, labels, k) == pytest.approx(loop_topk(logits, labels, k))
+    assert 0 < topk_accuracy(logits, labels, 8) < 100  # k = C still fails the non-finite rows
+    labels4 = np.array([0, 1, 2, 3])
+    assert topk_accuracy(np.zeros((4, 10)), labels4, 1) == 0.0  # all equal: no prediction
+    assert topk_accuracy(np.full((4, 10), np.nan), labels4, 5) == 0.0  # a diverged model scores nothing
+    only_label_inf = np.zeros((4, 10))
+    only_label_inf[np.arange(4), labels4] = np.inf
+    assert topk_accuracy(only_label_inf, labels4, 1) == 0.0
+    # a NaN outside the subset's columns still makes the row wrong when restricted to the subset
+    sub_logits = np.eye(10)[labels4] * 5
+    sub_logits[0, 9] = np.nan
+    m = subset_metrics(sub_logits, labels4, [0, 1, 2, 3])
+    assert m["top1_all"] == m["top1_sub"] == m["top5_sub"] == 75.0
 
 
 def test_subset_metrics_restricts_rows_and_columns():

@@ -1,10 +1,13 @@
+import json
+
 import pytest
 import torch
 
 from laq.io import LaqError
 from laq.models.checkpoint import load_checkpoint, save_checkpoint
 from laq.models.resnet import CifarResNet
-from laq.models.sources import build_arch, load_base, num_outputs
+from laq.models.arch import build_arch
+from laq.models.sources import load_base, num_outputs
 
 
 def _meta(arch, n=10, size=32):
@@ -48,7 +51,7 @@ def test_pickle_payload_is_never_executed(tmp_path):
 
     p = tmp_path / "m.safetensors"
     p.write_bytes(pickle.dumps(Evil()))
-    (tmp_path / "m.json").write_text('{"arch": "cifar_resnet:8:4", "num_classes": 10}')
+    (tmp_path / "m.json").write_text(json.dumps(_meta("cifar_resnet:8:4")))  # a valid sidecar: the weights file is the payload
     with pytest.raises(LaqError):
         load_checkpoint(p)
     assert not marker.exists()
@@ -105,7 +108,8 @@ def test_checkpoint_bytes_do_not_depend_on_the_process(tmp_path):
     code = (
         "import sys, torch; from laq.models.resnet import CifarResNet; from laq.models.checkpoint import save_checkpoint;"
         "torch.manual_seed(0); save_checkpoint(sys.argv[1], CifarResNet(depth=8, width=4, num_classes=3),"
-        " {'arch': 'cifar_resnet:8:4', 'num_classes': 3})"
+        " {'arch': 'cifar_resnet:8:4', 'num_classes': 3, 'input_size': 32, 'mean': [0.5] * 3, 'std': [0.25] * 3,"
+        " 'classes': ['a', 'b', 'c']})"
     )
     paths = [tmp_path / f"m{i}.safetensors" for i in range(4)]
     for p in paths:

@@ -192,6 +192,9 @@ def test_load_matrix_reads_npy_and_csv_with_header(tmp_path):
         ("nan", "non-finite"),
         ("neg", "negative"),
         ("rect", "not square"),
+        ("diag", "non-zero diagonal"),
+        ("bool", "not real numbers"),
+        ("complex", "not real numbers"),
     ],
 )
 def test_load_matrix_rejects_bad_matrices(tmp_path, bad, problem):
@@ -206,6 +209,12 @@ def test_load_matrix_rejects_bad_matrices(tmp_path, bad, problem):
         m[2, 0] = m[0, 2] = -1
     elif bad == "rect":
         m = m[:4]
+    elif bad == "diag":
+        m[1, 1] = 0.5
+    elif bad == "bool":
+        m = m > 1
+    elif bad == "complex":
+        m = m + 1j * np.eye(5)
     path = tmp_path / f"{bad}.npy"
     np.save(path, m)
     with pytest.raises(LaqError, match=problem) as e:

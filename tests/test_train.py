@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from laq.data.store import Split
@@ -91,3 +92,17 @@ def test_training_on_the_onednn_path_depends_only_on_pinned_threads():
     ref = weights(1, 1)
     assert torch.equal(ref, weights(2, 1)) and torch.equal(ref, weights(1, 1))
     assert torch.get_num_threads() == was
+
+
+@pytest.mark.parametrize("lr, weight_decay", [(0.01, float("inf")), (float("inf"), 0.0)])
+def test_diverging_training_stops_with_one_line_naming_the_settings(lr, weight_decay):
+    from laq.io import LaqError
+
+    data = _toy(8)
+    pre = Preprocess(16, (0.5,) * 3, (0.25,) * 3)
+    torch.manual_seed(0)
+    settings = TrainSettings(epochs=2, lr=lr, batch_size=8, weight_decay=weight_decay, schedule="constant", config_key="finetune")
+    with pytest.raises(LaqError) as e:
+        train_classifier(CifarResNet(8, 4, 4), data, pre, settings, progress=False)
+    msg = str(e.value)
+    assert "finetune.lr" in msg and "finetune.weight_decay" in msg and "\n" not in msg

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import urllib.error
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,11 @@ import numpy as np
 from tqdm import tqdm
 
 from laq import seeding
+from laq.data.imagefolder import scan_imagefolder
 from laq.data.store import Split
 from laq.io import LaqError
 
+log = logging.getLogger(__name__)
 DATASETS = ("glyphs100", "cifar100", "cifar10", "imagefolder")
 
 
@@ -57,32 +61,33 @@ def _cifar(name: str, root: Path, download: bool) -> tuple[Split, Split, list[st
 
 
 def _imagefolder(root: Path, image_size: int) -> tuple[Split, Split, list[str]]:
-    from PIL import Image
-
-    parts = {}
-    for part, names in (("train", ("train",)), ("test", ("test", "val"))):
-        found = [root / n for n in names if (root / n).is_dir()]
-        if not found:
-            raise LaqError(f"imagefolder dataset needs {root}/train/<class>/* and {root}/test/<class>/* (or val/).")
-        parts[part] = found[0]
-    classes = sorted(p.name for p in parts["train"].iterdir() if p.is_dir())
-    if len(classes) < 2:
-        raise LaqError(f"{parts['train']} must contain one sub-folder per class (found {len(classes)}).")
+    layout = scan_imagefolder(root)
+    for path in layout.skipped:
+        log.warning("skipping hidden %s (not an image of any class)", path)
     out = []
     for part in ("train", "test"):
         imgs, labels = [], []
-        files = [(c, f) for c, name in enumerate(classes) for f in sorted((parts[part] / name).glob("*")) if f.is_file()]
-        for c, f in tqdm(files, desc=f"load {part}", mininterval=2):
-            try:
-                with Image.open(f) as im:
-                    imgs.append(np.asarray(im.convert("RGB").resize((image_size, image_size), Image.BILINEAR)))
-            except OSError as e:
-                raise LaqError(f"cannot read image {f} ({e}); remove it or fix the file.") from None
+        for c, f in tqdm(layout.files[part], desc=f"load {part}", mininterval=2):
+            imgs.append(_read_image(f, image_size))
             labels.append(c)
-        if not imgs:
-            raise LaqError(f"no images found under {parts[part]}.")
         out.append(Split(np.stack(imgs).astype(np.uint8), np.asarray(labels, dtype=np.int64)))
-    return out[0], out[1], classes
+    return out[0], out[1], layout.classes
+
+
+def _read_image(path: Path, image_size: int) -> np.ndarray:
+    """One image as uint8 RGB, resized; an unreadable file or a decompression bomb (an image far larger
+    than its file, which would exhaust memory) is a LaqError naming it."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return np.asarray(im.convert("RGB").resize((image_size, image_size), Image.BILINEAR))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise LaqError(f"image {path} is too large to decode safely ({e}); remove it or shrink it.") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise LaqError(f"cannot read image {path} ({type(e).__name__}: {e}); remove it or fix the file.") from None
 
 
 def prepare_dataset(cfg: dict[str, Any], seed: int) -> tuple[Split, Split, list[str]]:

@@ -15,7 +15,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from laq.io import LaqError, atomic_path
+from laq.io import LaqError, atomic_path, rebuild_hint
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,6 @@ def load_split(path: str | os.PathLike) -> Split:
         t = load_file(str(path))
         return Split(t["images"], t["labels"])
     except FileNotFoundError:
-        raise LaqError(f"dataset file {path} does not exist; run the `prepare_data` step first.") from None
+        raise LaqError(f"dataset file {path} does not exist; {rebuild_hint(path)}.") from None
     except (SafetensorError, KeyError, ValueError, OSError) as e:
-        raise LaqError(f"dataset file {path} is corrupted ({e}); delete it and re-run `prepare_data`.") from None
+        raise LaqError(f"dataset file {path} is corrupted ({e}); {rebuild_hint(path)}.") from None

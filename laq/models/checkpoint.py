@@ -1,7 +1,8 @@
 """Model checkpoints: a safetensors state dict plus a JSON sidecar describing how to rebuild the model.
 
-Sidecar keys: arch (see `laq.models.sources.build_arch`), num_classes, input_size, mean, std,
-classes (names), source, and anything the writer adds (config hash, provenance). Nothing is unpickled.
+Sidecar keys: arch (see `laq.models.arch`), num_classes, input_size, mean, std, classes (names),
+source, and anything the writer adds (config hash, provenance). Nothing is unpickled, and a sidecar
+is data: every field is checked (`laq.models.arch.check_meta`) before any model is built.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from laq.io import LaqError, atomic_path, canonical_safetensors, read_json, write_json
+from laq.io import LaqError, atomic_path, canonical_safetensors, read_json, rebuild_hint, write_json
+from laq.models.arch import build_arch, check_meta
+
+USER_FILE_HINT = "give a checkpoint written by laq (a .safetensors file with its .json sidecar)"
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -33,28 +37,47 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict[str, A
     write_json(sidecar_path(path), meta)
 
 
-def read_meta(path: str | os.PathLike) -> dict[str, Any]:
-    return read_json(sidecar_path(path))
+def _advice(path: str | os.PathLike, user_file: bool) -> str:
+    return USER_FILE_HINT if user_file else rebuild_hint(path)
 
 
-def load_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+def read_meta(path: str | os.PathLike, *, trusted_hub: str | None = None, user_file: bool = False) -> dict[str, Any]:
+    """The checked sidecar of checkpoint `path` (see `laq.models.arch.check_meta`)."""
+    side = sidecar_path(path)
+    try:
+        meta = read_json(side)
+    except LaqError as e:
+        if not user_file:
+            raise
+        raise LaqError(f"{str(e).split(';')[0]}; {USER_FILE_HINT}.") from None
+    return check_meta(meta, f"checkpoint sidecar {side}", trusted_hub=trusted_hub, advice=_advice(path, user_file))
+
+
+def load_state(path: str | os.PathLike, *, user_file: bool = False) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path))
     except FileNotFoundError:
-        raise LaqError(f"checkpoint {path} does not exist; run the step that makes it first.") from None
+        raise LaqError(f"checkpoint {path} does not exist; {_advice(path, user_file)}.") from None
     except (SafetensorError, OSError, ValueError) as e:
-        raise LaqError(f"checkpoint {path} is corrupted or not a safetensors file ({e}); delete it and re-run.") from None
+        raise LaqError(f"checkpoint {path} is corrupted or not a safetensors file ({e}); {_advice(path, user_file)}.") from None
 
 
-def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model from the sidecar and load the weights (strict)."""
-    from laq.models.sources import build_arch
+def load_checkpoint(
+    path: str | os.PathLike, *, trusted_hub: str | None = None, user_file: bool = False
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model from the checked sidecar and load the weights (strict).
 
-    meta = read_meta(path)
-    model = build_arch(meta["arch"], meta["num_classes"])
-    state = load_state(path)
+    trusted_hub: the configured model.source if it is a torchhub: source (the only torchhub:
+    architecture built). user_file: `path` was given by the user (model.source: file:), so errors
+    say to give a laq checkpoint rather than how to rebuild a workflow output.
+    """
+    meta = read_meta(path, trusted_hub=trusted_hub, user_file=user_file)
+    state = load_state(path, user_file=user_file)  # read before building: a broken file costs no model
+    model = build_arch(meta["arch"], meta["num_classes"], trusted_hub=trusted_hub, where=f"checkpoint sidecar {sidecar_path(path)}: arch")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise LaqError(f"checkpoint {path} does not match its architecture {meta['arch']} ({str(e).splitlines()[0]}).") from None
+        raise LaqError(
+            f"checkpoint {path} does not match its architecture {meta['arch']} ({str(e).splitlines()[0]}); {_advice(path, user_file)}."
+        ) from None
     return model.eval(), meta

@@ -1,15 +1,7 @@
-"""Where base ("original") models come from, and how to rebuild an architecture from its name.
-
-Architecture strings (stored in checkpoint sidecars):
-  cifar_resnet:<depth>:<width>   laq's small CIFAR-style ResNet (native 32 px)
-  torchvision:<name>             torchvision.models.get_model(name)
-  timm:<name>                    timm.create_model(name)
-  torchhub:<repo or dir>:<name>  torch.hub.load(repo, name)
-"""
+"""Where base ("original") models come from (config `model.source`); architectures are in `laq.models.arch`."""
 
 from __future__ import annotations
 
-import os
 import urllib.error
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +11,8 @@ import torch
 from torch import nn
 
 from laq.io import LaqError
+from laq.models.arch import hub_model, build_arch, replace_head
+from laq.models.checkpoint import load_checkpoint
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -46,54 +40,9 @@ def _download_error(what: str, e: Exception) -> LaqError:
 _NET_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError, OSError)
 
 
-def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
-    """Swap the last nn.Linear for a fresh one with `num_classes` outputs (no-op if it already fits)."""
-    name, last = None, None
-    for n, m in model.named_modules():
-        if isinstance(m, nn.Linear):
-            name, last = n, m
-    if last is None:
-        raise LaqError("the model has no nn.Linear classifier head to resize; give a model whose last layer is Linear.")
-    if last.out_features == num_classes:
-        return model
-    parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
-    setattr(parent, name.rpartition(".")[2], nn.Linear(last.in_features, num_classes, bias=last.bias is not None))
-    return model
-
-
 def num_outputs(model: nn.Module) -> int:
     last = [m for m in model.modules() if isinstance(m, nn.Linear)]
     return last[-1].out_features if last else -1
-
-
-def _torchhub(repo: str, name: str, pretrained: bool) -> nn.Module:
-    source = "local" if os.path.isdir(repo) else "github"
-    try:
-        return torch.hub.load(repo, name, source=source, trust_repo=True, pretrained=pretrained)
-    except TypeError:  # entry points without a `pretrained` argument
-        return torch.hub.load(repo, name, source=source, trust_repo=True)
-
-
-def build_arch(arch: str, num_classes: int) -> nn.Module:
-    """An untrained model of architecture `arch` with `num_classes` outputs (no download of weights)."""
-    kind, _, rest = arch.partition(":")
-    if kind == "cifar_resnet":
-        from laq.models.resnet import CifarResNet
-
-        depth, width = (int(v) for v in rest.split(":"))
-        return CifarResNet(depth, width, num_classes)
-    if kind == "torchvision":
-        import torchvision
-
-        return torchvision.models.get_model(rest, weights=None, num_classes=num_classes)
-    if kind == "timm":
-        import timm
-
-        return timm.create_model(rest, pretrained=False, num_classes=num_classes)
-    if kind == "torchhub":
-        repo, _, name = rest.rpartition(":")
-        return replace_head(_torchhub(repo, name, pretrained=False), num_classes)
-    raise LaqError(f"unknown architecture {arch!r}; use cifar_resnet:, torchvision:, timm: or torchhub:.")
 
 
 def load_base(
@@ -144,7 +93,7 @@ def load_base(
         if not repo or not name:
             raise LaqError(f"model.source {source!r} must look like torchhub:<owner/repo or local dir>:<entry point>.")
         try:
-            m = _torchhub(repo, name, pretrained)
+            m = hub_model(repo, name, pretrained)
         except _NET_ERRORS as e:
             raise _download_error(f"torch.hub model {repo}:{name}", e) from None
         return BaseModel(replace_head(m, num_classes), f"torchhub:{repo}:{name}", 224)
@@ -154,12 +103,12 @@ def load_base(
 
 
 def _from_file(path: Path, num_classes: int) -> BaseModel:
-    """A laq checkpoint (.safetensors + .json sidecar), e.g. the base model of an earlier run."""
-    from laq.models.checkpoint import load_checkpoint
+    """A laq checkpoint (.safetensors + .json sidecar), e.g. the base model of an earlier run.
 
+    Its sidecar is data: a torchhub: architecture in it is refused (see `laq.models.arch`)."""
     if not path.exists() or not path.with_suffix(".json").exists():
         raise LaqError(f"model file {path} or its sidecar {path.with_suffix('.json')} does not exist; give a laq checkpoint.")
-    model, meta = load_checkpoint(path)
+    model, meta = load_checkpoint(path, user_file=True)
     if meta["num_classes"] != num_classes:
         model = replace_head(model, num_classes)
     return BaseModel(model, meta["arch"], int(meta["input_size"]), tuple(meta["mean"]), tuple(meta["std"]))

@@ -7,7 +7,6 @@ Figures are built with matplotlib's object API (`new_figure`), so no GUI backend
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from laq.design import VARIANT_LABELS, VARIANTS
-from laq.io import LaqError, atomic_path
+from laq.io import atomic_path
+from laq.plots.rc import check_rc
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies and in greyscale by marker.
 _BLACK, _ORANGE, _SKY, _GREEN, _YELLOW, _BLUE, _VERMILLION, _PURPLE = (
@@ -94,17 +94,7 @@ def apply_style(rc: Mapping[str, Any] | None = None) -> None:
     Every key and value of `rc` is checked before anything is changed; an unknown key or a value
     matplotlib rejects raises LaqError.
     """
-    rc = dict(rc or {})
-    checked: dict[str, Any] = {}
-    for key, value in rc.items():
-        if key not in matplotlib.rcParams:
-            close = difflib.get_close_matches(str(key), list(matplotlib.rcParams.keys()), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise LaqError(f"plots.rc key {key!r} is not a matplotlib rcParam{hint}; fix or remove it in the config.")
-        try:
-            checked[key] = matplotlib.rcParams.validate[key](value)
-        except (ValueError, TypeError) as e:
-            raise LaqError(f"plots.rc value {value!r} for {key!r} is invalid ({e}); fix it in the config.") from None
+    checked = check_rc(rc)
     matplotlib.use("Agg", force=True)
     matplotlib.rcParams.update(DEFAULT_RC)
     matplotlib.rcParams.update(checked)

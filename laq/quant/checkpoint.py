@@ -22,7 +22,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from laq.io import LaqError, atomic_path, canonical_safetensors
+from laq.io import LaqError, atomic_path, canonical_safetensors, rebuild_hint
 from laq.quant.layers import apply_fold_structure
 from laq.quant.model import QuantResult, dequantize
 
@@ -130,9 +130,9 @@ def read_quantized(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except FileNotFoundError:
-        raise LaqError(f"quantized checkpoint {path} does not exist; run the quantize step first.") from None
+        raise LaqError(f"quantized checkpoint {path} does not exist; {rebuild_hint(path)}.") from None
     except (SafetensorError, OSError, ValueError) as e:
-        raise LaqError(f"{path} is corrupted or not a safetensors file ({e}); delete it and re-run.") from None
+        raise LaqError(f"{path} is corrupted or not a safetensors file ({e}); {rebuild_hint(path)}.") from None
     if meta.get("laq.format") != FORMAT:
         raise LaqError(f"{path} is not a laq quantized checkpoint (format {meta.get('laq.format')!r}); use the file quantize writes.")
     return tensors, meta
@@ -142,17 +142,26 @@ def load_quantized(path: str | os.PathLike, model_skeleton: nn.Module) -> nn.Mod
     """Fill `model_skeleton` (the unquantized architecture) with the checkpoint: dequantized weights,
     BatchNorm folded where it was; evaluates exactly like `QuantResult.model`."""
     tensors, meta = read_quantized(path)
-    apply_fold_structure(model_skeleton, [tuple(p) for p in json.loads(meta["laq.folded"])])
+    expected = model_skeleton.state_dict()
     state: dict[str, Tensor] = {}
-    for name, info in json.loads(meta["laq.layers"]).items():
-        key = f"{name}.weight"
-        n = math.prod(info["shape"])
-        codes = unpack_codes(tensors.pop(f"{key}.codes"), n, info["width"], info["offset"])
-        step = float(tensors.pop(f"{key}.step"))
-        state[key] = dequantize(codes, step, _DTYPES[info["dtype"]]).reshape(info["shape"])
+    try:
+        apply_fold_structure(model_skeleton, [tuple(p) for p in json.loads(meta["laq.folded"])])
+        for name, info in json.loads(meta["laq.layers"]).items():
+            key = f"{name}.weight"
+            # the header is data: its shape must be the architecture's before anything is allocated
+            if key not in expected or list(info["shape"]) != list(expected[key].shape) or not 0 <= info["width"] <= 16:
+                raise ValueError(f"layer {name} does not fit the architecture")
+            n, packed = math.prod(info["shape"]), tensors.pop(f"{key}.codes")
+            if packed.dtype != torch.uint8 or packed.numel() * 8 < n * info["width"]:
+                raise ValueError(f"layer {name} has {packed.numel()} bytes of codes for {n} weights")
+            codes = unpack_codes(packed, n, info["width"], info["offset"])
+            step = float(tensors.pop(f"{key}.step"))
+            state[key] = dequantize(codes, step, _DTYPES[info["dtype"]]).reshape(info["shape"])
+    except (KeyError, ValueError, TypeError, AttributeError, RuntimeError) as e:
+        raise LaqError(f"{path} has a malformed quantization header ({type(e).__name__}: {e}); {rebuild_hint(path)}.") from None
     state.update(tensors)
     try:
         model_skeleton.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise LaqError(f"{path} does not match the given architecture ({str(e).splitlines()[0]}).") from None
+        raise LaqError(f"{path} does not match the given architecture ({str(e).splitlines()[0]}); {rebuild_hint(path)}.") from None
     return model_skeleton

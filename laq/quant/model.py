@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import fnmatch
 import logging
 import math
 import os
@@ -433,7 +434,13 @@ def quantize_model(
             order = _forward_order(fmodel, calib[:1], names)
         if not order:
             raise LaqError("the model has no Conv2d/Linear layer to quantize (check the spec's skip patterns).")
-        bits = dict(zip(order, spec.layer_bits(len(order))))
+        try:
+            bits = dict(zip(order, spec.layer_bits(len(order))))
+        except ValueError as e:
+            raise LaqError(f"{e}; give a bits list with {len(order)} entries or a single number.") from None
+        unused = [p for p in spec.skip if not any(fnmatch.fnmatchcase(n, p) for n, m in fmodel.named_modules() if isinstance(m, QUANTIZABLE))]
+        if unused:
+            raise LaqError(f"skip pattern {unused[0]!r} matches no Conv2d/Linear layer; fix or remove it (layers look like {order[0]!r}).")
         index = {name: i for i, name in enumerate(order)}
         records: list[LayerResult] = []
         bar = tqdm(total=len(order), desc=f"quantize {spec.method}", unit="layer", disable=not progress, mininterval=1)
@@ -443,6 +450,7 @@ def quantize_model(
             job = _LayerJob(name, index[name], bits[name], spec, batch_size, data_form_bytes)
             rec = _quantize_layer(job, f_layer, q_layer, x_f, x_q)
             out_f, out_q = f_layer(x_f), q_layer(x_q)
+            _check_finite(name, rec.step, out_f, out_q, spec)
             rec.rel_error = _relative_error(f_layer, out_f, out_q)
             records.append(rec)
             bar.set_postfix_str(f"{name} err={rec.rel_error:.3g}", refresh=False)
@@ -462,6 +470,16 @@ def quantize_model(
         raise LaqError(f"layers {', '.join(missing)} were never called in the forward pass; add them to skip.")
     records.sort(key=lambda r: index[r.name])
     return QuantResult(qmodel, spec, records, folded, float_bytes, traced)
+
+
+def _check_finite(name: str, step: float, out_f: Tensor, out_q: Tensor, spec: QuantSpec) -> None:
+    """Stop at the first layer whose step or outputs are NaN/inf: such a model would be saved and scored."""
+    if not bool(torch.isfinite(out_f).all()):
+        raise LaqError(f"the float model's layer {name} gives non-finite outputs on the calibration images; its weights are broken, re-make the model.")
+    if not (math.isfinite(step) and bool(torch.isfinite(out_q).all())):
+        raise LaqError(
+            f"quantizing layer {name} gave a non-finite result (step {step}); check the spec's scalar ({spec.scalar}) and percentile ({spec.percentile})."
+        )
 
 
 def _trace(model: nn.Module, names: list[str]) -> tuple[fx.Graph | None, list[str]]:
