@@ -215,6 +215,68 @@ def quantize_checkpoint(
     return quantize_model(model.to(device), calib.to(device), qspec, batch_size=batch_size)
 
 
+def quantize_subset(
+    base: tuple[torch.nn.Module, dict[str, Any]],
+    finetuned: tuple[torch.nn.Module, dict[str, Any]],
+    train: Split,
+    manifest: dict[str, Any],
+    spec: dict[str, Any],
+    outputs: Mapping[tuple[str, int], str],
+    *,
+    num_classes: int,
+    n_images: int,
+    seed: int,
+    batch_size: int,
+    device: str,
+    provenance_of: Mapping[str, dict[str, Any]],
+) -> None:
+    """Quantize every variant of one subset under one spec, from every calibration draw (see laq.design),
+    writing each to outputs[(variant, draw)] with its sidecar and layer table.
+
+    A data-free method (RTN) gives the same model whatever the calibration, so each model is quantized
+    once and written under every condition and draw. `provenance_of` maps "base"/"finetuned" to the
+    provenance block of that model's quantizations (computed once per job: hashing the inputs is slow).
+    """
+    from laq.quant import save_quantized, write_layer_table
+
+    models = {"base": base, "finetuned": finetuned}
+    by_variant = {q.variant: q for q in QUANTIZED}
+    data_free = spec["method"] == "rtn"
+    done: dict[tuple, Any] = {}
+    for (variant, draw), path in tqdm(outputs.items(), desc=f"{manifest['id']} {spec['name']}", mininterval=2):
+        q = by_variant[variant]
+        model, meta = models[q.model]
+        if data_free:
+            record = {"condition": q.condition, "draw": draw, "data_free": True, "n_images": 0}
+            key: tuple = (q.model,)
+            calib = train.images[:1]  # the method reads no data; one image drives the traversal
+        else:
+            cal = draw_calibration(train.labels, q.condition, manifest["classes"], num_classes, n_images,
+                                   seed=seed, subset_id=manifest["id"], spec=spec["name"], draw=draw)
+            record, key, calib = cal.record(train.labels), (q.model, q.condition, draw), train.images[cal.indices]
+        if key not in done:
+            qseed = derive_seed(seed, "quantize", manifest["id"], spec["name"], q.model, q.condition, draw)
+            done[key] = quantize_checkpoint(model, meta, calib, spec, batch_size=batch_size, device=device, seed=qseed)
+        result = done[key]
+        write_layer_table(layer_table(path), result)
+        save_quantized(path, result, {"spec": spec["name"], "variant": variant, "draw": str(draw)})
+        info = {
+            "spec": spec, "variant": variant, "calibration": record,
+            "layer_bits": [rec.bits for rec in result.layers], "bits_per_weight": stored_bits_per_weight(result),
+            **result.size_report(),
+        }
+        write_json(sidecar(path), {**meta, "quantization": info, "provenance": provenance_of[q.model]})
+        log.info("%s %s d%d: %s", manifest["id"], variant, draw, ", ".join(f"{r.name} {r.rel_error:.3g}" for r in result.layers))
+
+
+def stored_bits_per_weight(result: Any) -> float:
+    """Bits the packed checkpoint spends per quantized weight (codes only; steps are a few floats per layer)."""
+    from laq.quant.checkpoint import code_width
+
+    n = sum(rec.codes.numel() for rec in result.layers)
+    return sum(code_width(rec.codes)[0] * rec.codes.numel() for rec in result.layers) / n if n else float("nan")
+
+
 def load_quantized_checkpoint(path: str, trusted_hub: str | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A quantized checkpoint rebuilt as a float model whose weights are the dequantized codes."""
     from laq.models.arch import build_arch

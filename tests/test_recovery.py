@@ -76,7 +76,7 @@ def test_editing_a_file_the_workflow_reads_reruns_exactly_its_readers(smoke_run,
     from PIL import Image
 
     for part in ("train", "test"):
-        for c in ("a", "b", "c"):
+        for c in ("a", "b", "c", "d"):
             (inputs / "imgs" / part / c).mkdir(parents=True)
             for j in range(2):
                 Image.new("RGB", (8, 8), (60 * j, 20, 20)).save(inputs / "imgs" / part / c / f"{j}.png")
@@ -94,7 +94,7 @@ def test_editing_a_file_the_workflow_reads_reruns_exactly_its_readers(smoke_run,
 
 def test_the_recovery_command_in_an_error_message_rebuilds_the_file(smoke_run, tmp_path):
     work = _copy(smoke_run, tmp_path / "recover")
-    rel = ROOT / "models/tiny/quantized/gpfq4/aware/similar-k3-00.safetensors"
+    rel = ROOT / "models/tiny/quantized/gpfq4/similar-k3-00/quant_aware-d0.safetensors"
     original = (work / rel).read_bytes()
     (work / rel).write_bytes(original[:100])  # truncated, e.g. by a full disk outside laq
 
@@ -111,9 +111,9 @@ def test_the_recovery_command_in_an_error_message_rebuilds_the_file(smoke_run, t
     assert _planned(work, None) == {}
 
     # the same command after deleting a file (Snakemake alone may treat a missing intermediate as temporary)
-    logits = ROOT / "models/tiny/quantized/gpfq4/agnostic_test_logits.safetensors"
-    (work / logits).unlink()
-    planned = _planned(work, None, args=("--forcerun", str(logits)))
-    assert planned.get("evaluate_agnostic") == 1 and planned.get("table") == 1, planned
+    correct = ROOT / "eval/tiny/spec-gpfq4_correct.safetensors"
+    (work / correct).unlink()
+    planned = _planned(work, None, args=("--forcerun", str(correct)))
+    assert planned.get("evaluate") == 1 and planned.get("statistics") == 1, planned
     SUMMARY["recovery advice"] = f"`{' '.join(command[:4])} <file>` rebuilt a truncated checkpoint byte for byte"
 
