@@ -5,6 +5,7 @@
 #      snakemake --cores 4 --configfile presets/smoke.yaml
 #      snakemake --profile slurm      (cluster; see slurm/config.yaml)
 
+
 # The defaults live beside this file, so runs from another working directory (--directory) still find them;
 # --configfile files are merged on top.
 configfile: f"{workflow.basedir}/config.yaml"
@@ -13,11 +14,15 @@ configfile: f"{workflow.basedir}/config.yaml"
 report: "report/workflow.rst"
 
 
-# Used with --sdm conda (e.g. on a cluster without a shared Python install); ignored otherwise.
-conda: "envs/laq.yaml"
-
-
 include: "rules/common.smk"
+
+
+wildcard_constraints:
+    subset=r"(similar|dissimilar|random|file)-k\d+-\d+",
+    spec="|".join(re.escape(s) for s in SPEC_NAMES),
+    mode="all|sub",
+
+
 include: "rules/data.smk"
 include: "rules/base.smk"
 include: "rules/similarity.smk"

@@ -1,12 +1,3 @@
-def base_inputs(wc):
-    """The prepared data; for model.source file:<path> also that checkpoint and its sidecar, so a changed file re-runs."""
-    out = {"train": P.train, "classes": P.classes}
-    if config["model"]["source"].startswith("file:"):
-        out["source"] = config["model"]["source"][5:]
-        out["source_meta"] = sidecar(out["source"])
-    return out
-
-
 rule train_base:
     """The original model: from model.source, trained on the full training set when model.train.epochs > 0."""
     input:
@@ -14,18 +5,20 @@ rule train_base:
     output:
         model=P.base,
         meta=sidecar(P.base),
+    log:
+        P.log("train_base"),
+    benchmark:
+        P.benchmark("train_base")
+    conda:
+        "../envs/laq.yaml"
+    threads: config["threads"]
+    resources:
+        **heavy(config["threads"], time_scale=2),
     params:
         model=config["model"],
         seed=config["seed"],
         device=config["device"],
         threads=config["threads"],  # pinned, not --cores: the trained weights depend on it
-    threads: config["threads"]
-    resources:
-        **heavy(config["threads"], time_scale=2),
-    log:
-        P.log("train_base"),
-    benchmark:
-        P.benchmark("train_base")
     script:
         "../scripts/train_base.py"
 
@@ -39,15 +32,17 @@ rule evaluate_base:
     output:
         logits=P.base_logits,
         metrics=P.base_metrics,
-    params:
-        batch_size=config["evaluation"]["batch_size"],
-        device=config["device"],
-    threads: config["threads"]
-    resources:
-        **heavy(config["threads"]),
     log:
         P.log("evaluate_base"),
     benchmark:
         P.benchmark("evaluate_base")
+    conda:
+        "../envs/laq.yaml"
+    threads: config["threads"]
+    resources:
+        **heavy(config["threads"]),
+    params:
+        batch_size=config["evaluation"]["batch_size"],
+        device=config["device"],
     script:
         "../scripts/evaluate_base.py"

@@ -28,12 +28,6 @@ if config["subsets"].get("file"):
 GPU = 1 if config["device"] == "cuda" else 0
 
 
-wildcard_constraints:
-    subset=r"(similar|dissimilar|random|file)-k\d+-\d+",
-    spec="|".join(re.escape(s) for s in SPEC_NAMES),
-    mode="all|sub",
-
-
 DRAWS = config["quantization"]["draws"]
 QUANT_RUNS = quantized_runs(DRAWS)  # (variant, draw) made by each quantize job, in output order
 
@@ -72,5 +66,39 @@ LIGHT = dict(mem_mb=1000, runtime=10, cpus_per_task=1)
 
 
 def section(*keys):
-    """The config values a rule depends on, as params: changing others does not re-run it."""
+    """The config sections a step depends on, as params (changing other sections does not re-run it)."""
     return {k: config[k] for k in keys}
+
+
+def base_inputs(wc):
+    """The prepared data; for model.source file:<path> also that checkpoint and its sidecar, so a changed file re-runs."""
+    out = {"train": P.train, "classes": P.classes}
+    if config["model"]["source"].startswith("file:"):
+        out["source"] = config["model"]["source"][5:]
+        out["source_meta"] = sidecar(out["source"])
+    return out
+
+
+def embed_inputs(wildcards):
+    return {"train": P.train, "model": P.base} if config["similarity"]["embedder"] == "base" else {"train": P.train}
+
+
+def distance_inputs(wildcards):
+    if config["similarity"].get("matrix_file"):
+        return {"matrix": config["similarity"]["matrix_file"], "classes": P.classes}
+    return {"embeddings": P.embeddings, "classes": P.classes}
+
+
+def similarity_figures():
+    kinds = ["heatmap", "pairs", "histogram"]
+    if not config["similarity"].get("matrix_file") and config["similarity"]["method"] != "knn":
+        kinds.append("embedding")
+    return [P.similarity_figure(k) for k in kinds]
+
+
+def subset_inputs(wc):
+    """The distance matrix and class names; for a file- subset also subsets.file, so editing it re-runs those."""
+    out = {"matrix": P.distance, "classes": P.classes}
+    if wc.subset.startswith("file-"):
+        out["file"] = config["subsets"]["file"]
+    return out

@@ -11,16 +11,18 @@ rule prepare_data:
         train=P.train,
         test=P.test,
         classes=P.classes,
-    params:
-        dataset=config["dataset"],
-        seed=config["seed"],
-        **({"fingerprint": DATA_FINGERPRINT} if DATA_FINGERPRINT else {}),
-    threads: config["threads"]
-    resources:
-        **heavy(config["threads"]),
     log:
         P.log("prepare_data"),
     benchmark:
         P.benchmark("prepare_data")
+    conda:
+        "../envs/laq.yaml"
+    threads: config["threads"]
+    resources:
+        **heavy(config["threads"]),
+    params:
+        **({"fingerprint": DATA_FINGERPRINT} if DATA_FINGERPRINT else {}),
+        dataset=config["dataset"],
+        seed=config["seed"],
     script:
         "../scripts/prepare_data.py"

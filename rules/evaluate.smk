@@ -9,17 +9,19 @@ rule evaluate:
     output:
         metrics=P.quant_eval,
         correct=P.quant_correct,
-    params:
-        batch_size=config["evaluation"]["batch_size"],
-        draws=DRAWS,
-        device=config["device"],
-    threads: 1
-    resources:
-        **heavy(1),
     log:
         P.log("evaluate", "spec"),
     benchmark:
         P.benchmark("evaluate", "spec")
+    conda:
+        "../envs/laq.yaml"
+    threads: 1
+    resources:
+        **heavy(1),
+    params:
+        batch_size=config["evaluation"]["batch_size"],
+        draws=DRAWS,
+        device=config["device"],
     script:
         "../scripts/evaluate.py"
 
@@ -33,15 +35,17 @@ rule evaluate_finetuned:
         test=P.test,
     output:
         P.finetuned_eval,
-    params:
-        batch_size=config["evaluation"]["batch_size"],
-        device=config["device"],
-    threads: 1
-    resources:
-        **heavy(1),
     log:
         P.log("evaluate_finetuned"),
     benchmark:
         P.benchmark("evaluate_finetuned")
+    conda:
+        "../envs/laq.yaml"
+    threads: 1
+    resources:
+        **heavy(1),
+    params:
+        batch_size=config["evaluation"]["batch_size"],
+        device=config["device"],
     script:
         "../scripts/evaluate_finetuned.py"

@@ -8,15 +8,17 @@ rule findings:
     output:
         markdown=P.findings,
         rst=report(P.findings_rst, category="Findings", caption="../report/findings.rst"),
+    log:
+        P.log("findings"),
+    conda:
+        "../envs/laq.yaml"
+    resources:
+        **LIGHT,
     params:
         specs=SPEC_NAMES,
         model=config["model"]["name"],
         dataset=config["dataset"]["name"],
         calibration_images=config["quantization"]["calibration_images"],
-    resources:
-        **LIGHT,
-    log:
-        P.log("findings"),
     script:
         "../scripts/findings.py"
 

@@ -8,18 +8,19 @@ rule finetune:
     output:
         model=P.finetuned,
         meta=sidecar(P.finetuned),
+    log:
+        P.log("finetune", "subset"),
+    benchmark:
+        P.benchmark("finetune", "subset")
+    conda:
+        "../envs/laq.yaml"
+    threads: 1
+    resources:
+        **heavy(1),
     params:
         finetune=config["finetune"],
         seed=config["seed"],
         device=config["device"],
         threads=1,  # pinned: the fine-tuned weights depend on it
-    threads: 1
-    resources:
-        **heavy(1),
-    log:
-        P.log("finetune", "subset"),
-    benchmark:
-        P.benchmark("finetune", "subset")
     script:
         "../scripts/finetune.py"
-

@@ -6,13 +6,15 @@ rule plot_accuracy:
         figure=report(P.accuracy_figure, category="Accuracy vs distance", caption="../report/accuracy_vs_distance.rst"),
         figure_svg=svg(P.accuracy_figure),
         statistics=report(P.statistics, category="Accuracy statistics", caption="../report/statistics.rst"),
+    log:
+        P.log("plot_accuracy", "spec", "mode"),
+    conda:
+        "../envs/laq.yaml"
+    resources:
+        **LIGHT,
     params:
         rc=config["plots"].get("rc", {}),
         seed=config["seed"],
-    resources:
-        **LIGHT,
-    log:
-        P.log("plot_accuracy", "spec", "mode"),
     script:
         "../scripts/plot_accuracy.py"
 
@@ -26,12 +28,14 @@ rule plot_spec:
         drop=report(P.result_figure("quant_drop"), category="Quantization drop", caption="../report/quant_drop.rst"),
         gain=report(P.result_figure("aware_gain"), category="Label-aware gain", caption="../report/aware_gain.rst"),
         svgs=[svg(P.result_figure(k)) for k in ("quant_drop", "aware_gain")],
-    params:
-        rc=config["plots"].get("rc", {}),
-    resources:
-        **LIGHT,
     log:
         P.log("plot_spec", "spec"),
+    conda:
+        "../envs/laq.yaml"
+    resources:
+        **LIGHT,
+    params:
+        rc=config["plots"].get("rc", {}),
     script:
         "../scripts/plot_spec.py"
 
@@ -43,13 +47,15 @@ rule plot_bits:
     output:
         report(P.bits_figure, category="Bits vs accuracy", caption="../report/bits_vs_accuracy.rst"),
         svg(P.bits_figure),
+    log:
+        P.log("plot_bits"),
+    conda:
+        "../envs/laq.yaml"
+    resources:
+        **LIGHT,
     params:
         rc=config["plots"].get("rc", {}),
         specs=SPEC_NAMES,
-    resources:
-        **LIGHT,
-    log:
-        P.log("plot_bits"),
     script:
         "../scripts/plot_bits.py"
 

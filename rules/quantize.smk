@@ -17,6 +17,15 @@ rule quantize:
         models=[P.quantized(v, d) for v, d in QUANT_RUNS],
         meta=[sidecar(P.quantized(v, d)) for v, d in QUANT_RUNS],
         layers=[layer_table(P.quantized(v, d)) for v, d in QUANT_RUNS],
+    log:
+        P.log("quantize", "spec", "subset"),
+    benchmark:
+        P.benchmark("quantize", "spec", "subset")
+    conda:
+        "../envs/laq.yaml"
+    threads: 1
+    resources:
+        **heavy(1),
     params:
         spec=lambda wc: SPECS[wc.spec],
         calibration_images=config["quantization"]["calibration_images"],
@@ -24,12 +33,5 @@ rule quantize:
         batch_size=config["quantization"]["batch_size"],
         seed=config["seed"],
         device=config["device"],
-    threads: 1
-    resources:
-        **heavy(1),
-    log:
-        P.log("quantize", "spec", "subset"),
-    benchmark:
-        P.benchmark("quantize", "spec", "subset")
     script:
         "../scripts/quantize.py"

@@ -1,37 +1,22 @@
-def embed_inputs(wildcards):
-    return {"train": P.train, "model": P.base} if config["similarity"]["embedder"] == "base" else {"train": P.train}
-
-
-def distance_inputs(wildcards):
-    if config["similarity"].get("matrix_file"):
-        return {"matrix": config["similarity"]["matrix_file"], "classes": P.classes}
-    return {"embeddings": P.embeddings, "classes": P.classes}
-
-
-def similarity_figures():
-    kinds = ["heatmap", "pairs", "histogram"]
-    if not config["similarity"].get("matrix_file") and config["similarity"]["method"] != "knn":
-        kinds.append("embedding")
-    return [P.similarity_figure(k) for k in kinds]
-
-
 rule embed:
     """Penultimate-layer features of every training image (npz: features float32 [N,D], labels int64 [N])."""
     input:
         unpack(embed_inputs),
     output:
         P.embeddings,
-    params:
-        embedder=config["similarity"]["embedder"],
-        batch_size=config["evaluation"]["batch_size"],
-        device=config["device"],
-    threads: config["threads"]
-    resources:
-        **heavy(config["threads"]),
     log:
         P.log("embed"),
     benchmark:
         P.benchmark("embed")
+    conda:
+        "../envs/laq.yaml"
+    threads: config["threads"]
+    resources:
+        **heavy(config["threads"]),
+    params:
+        embedder=config["similarity"]["embedder"],
+        batch_size=config["evaluation"]["batch_size"],
+        device=config["device"],
     script:
         "../scripts/embed.py"
 
@@ -43,16 +28,18 @@ rule distance:
     output:
         matrix=P.distance,
         points=P.points2d,
-    params:
-        similarity={k: v for k, v in config["similarity"].items() if k not in ("embedder",)},
-        seed=config["seed"],
-    threads: config["threads"]
-    resources:
-        **heavy(config["threads"]),
     log:
         P.log("distance"),
     benchmark:
         P.benchmark("distance")
+    conda:
+        "../envs/laq.yaml"
+    threads: config["threads"]
+    resources:
+        **heavy(config["threads"]),
+    params:
+        similarity={k: v for k, v in config["similarity"].items() if k not in ("embedder",)},
+        seed=config["seed"],
     script:
         "../scripts/distance.py"
 
@@ -65,14 +52,19 @@ rule plot_similarity:
         classes=P.classes,
         train=P.train,
     output:
-        [report(f, category="Class similarity", caption=f"../report/similarity_{f.rsplit('_', 1)[1][:-4]}.rst") for f in similarity_figures()],
+        [
+            report(f, category="Class similarity", caption=f"../report/similarity_{f.rsplit('_', 1)[1][:-4]}.rst")
+            for f in similarity_figures()
+        ],
         [svg(f) for f in similarity_figures()],
+    log:
+        P.log("plot_similarity"),
+    conda:
+        "../envs/laq.yaml"
+    resources:
+        **LIGHT,
     params:
         rc=config["plots"].get("rc", {}),
         method=config["similarity"]["method"],
-    resources:
-        **LIGHT,
-    log:
-        P.log("plot_similarity"),
     script:
         "../scripts/plot_similarity.py"

@@ -8,6 +8,12 @@ rule table:
         base=P.base,
     output:
         report(P.table, category="Tables", caption="../report/table.rst"),
+    log:
+        P.log("table", "spec"),
+    conda:
+        "../envs/laq.yaml"
+    resources:
+        **LIGHT,
     params:
         extra=lambda wc: {
             "spec": wc.spec,
@@ -16,10 +22,6 @@ rule table:
             "seed": config["seed"],
             "config_hash": study_hash(wc.spec),
         },
-    resources:
-        **LIGHT,
-    log:
-        P.log("table", "spec"),
     script:
         "../scripts/table.py"
 
@@ -33,12 +35,14 @@ rule statistics:
     output:
         gains=report(P.gains, category="Label-aware gain", caption="../report/gains.rst"),
         mcnemar=P.mcnemar,
-    params:
-        seed=config["seed"],
-    resources:
-        **LIGHT,
     log:
         P.log("statistics", "spec"),
+    conda:
+        "../envs/laq.yaml"
+    resources:
+        **LIGHT,
+    params:
+        seed=config["seed"],
     script:
         "../scripts/statistics.py"
 
