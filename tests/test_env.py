@@ -1,5 +1,6 @@
-"""The conda env for `--sdm conda` must install what pyproject.toml declares."""
+"""The conda env for `--sdm conda` installs what pyproject.toml declares, and every rule names it."""
 
+import re
 import tomllib
 
 import yaml
@@ -18,5 +19,10 @@ def test_conda_env_lists_the_same_packages_as_pyproject():
     assert python == "python" + requires
 
 
-def test_snakefile_uses_the_env_globally():
-    assert 'conda: "envs/laq.yaml"' in (REPO / "Snakefile").read_text()
+def test_every_rule_that_runs_code_names_the_env():
+    blocks = [b for f in sorted((REPO / "rules").glob("*.smk")) for b in re.split(r"^rule ", f.read_text(), flags=re.M)[1:]]
+    runs_code = [b for b in blocks if "script:" in b or "shell:" in b or "run:" in b]
+    assert len(runs_code) >= 15
+    for b in runs_code:
+        assert 'conda:\n        "../envs/laq.yaml"' in b, b.split(":")[0]
+    assert (REPO / "rules" / "../envs/laq.yaml").resolve() == (REPO / "envs" / "laq.yaml").resolve()
