@@ -69,10 +69,17 @@ def gain_sentence(row: pd.Series, text: str, spec_text: str) -> str:
     n = f"{int(row['n_subsets'])} subsets × {int(row['n_draws'])} draws"
     nums = f"{_pp(row['mean_pp'])} {_ci(row['ci_low'], row['ci_high'])}, {_p(row['wilcoxon_p'])}, {n}, draw-to-draw SD {row['draw_sd_pp']:.1f} pp"
     what = f"calibrating on the subset's own classes {text} ({MODE_TEXT[row['mode']]})"
+    p = float(row["wilcoxon_p"]) if row["wilcoxon_p"] is not None else math.nan
     if detected(row["ci_low"], row["ci_high"]):
         verb = "raised" if row["mean_pp"] > 0 else "lowered"
-        return f"{spec_text}: {what} {verb} top-1 by {nums}."
-    return f"{spec_text}: no effect detected of {what}: {nums}; the interval contains 0."
+        s = f"{spec_text}: {what} {verb} top-1 by {nums}"
+        # The two tests can disagree; say so rather than let either speak alone.
+        return s + ("; the Wilcoxon test over subsets does not confirm it." if p >= 0.05 else ".")
+    s = f"{spec_text}: no effect detected of {what}: {nums}; the interval contains 0"
+    if p < 0.05:
+        s += (", although the Wilcoxon test over subset means, which leaves out the draw-to-draw spread, gives"
+              " p < 0.05: more draws or subsets would settle it")
+    return s + "."
 
 
 def cost_sentence(row: pd.Series, spec_text: str) -> str:

@@ -31,6 +31,17 @@ def test_gain_sentence_wording_follows_the_interval():
     assert "draw-to-draw SD 1.2 pp" in s or "draw-to-draw SD 1.3 pp" in s
 
 
+def test_gain_sentence_says_when_the_interval_and_the_wilcoxon_test_disagree():
+    quiet = gain_sentence(gain_row(0.6, -0.3, 1.5, wilcoxon_p=0.2), "x", "At g2")
+    assert "Wilcoxon test over subset means" not in quiet and quiet.endswith("the interval contains 0.")
+    loud = gain_sentence(gain_row(0.6, -0.3, 1.5, wilcoxon_p=0.016), "x", "At g2")
+    assert loud.startswith("At g2: no effect detected") and "p < 0.05: more draws or subsets would settle it." in loud
+    unconfirmed = gain_sentence(gain_row(1.0, 0.2, 1.8, wilcoxon_p=0.09), "x", "At g2")
+    assert "raised top-1" in unconfirmed and unconfirmed.endswith("does not confirm it.")
+    confirmed = gain_sentence(gain_row(1.0, 0.2, 1.8, wilcoxon_p=0.01), "x", "At g2")
+    assert "confirm" not in confirmed and confirmed.endswith("draw-to-draw SD 1.2 pp.")
+
+
 def _spec(name, cost, gain_ci):
     table = pd.DataFrame([{"subset": f"{st}-k4-0{i}", "strategy": st, "size": 4, "draw": d, "method": "gpfq",
                            "bits_schedule": "uniform", "bits_min": 2, "bits_max": 2, "bits_mean": 2.0}
