@@ -234,6 +234,10 @@ def _quantization_errors(cfg: dict[str, Any], n: int | None, per_class: list[int
 
     msgs = []
     q, m = cfg["quantization"], cfg["model"]
+    from laq.quant.registry import spec_errors
+
+    for i, spec in enumerate(q["specs"]):
+        msgs += spec_errors(spec, f"quantization.specs[{i}]")
     names = [s["name"] for s in q["specs"]]
     dups = sorted({x for x in names if names.count(x) > 1})
     if dups:
@@ -296,9 +300,21 @@ def data_fingerprint(dataset: dict[str, Any]) -> str | None:
     return fingerprint(scan_imagefolder(dataset["root"]))
 
 
+def with_methods(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with the registered quantization methods and their options in the spec items."""
+    from laq.quant import registry
+
+    props = schema["properties"]["quantization"]["properties"]["specs"]["items"]["properties"]
+    props["method"] = {**props["method"], "enum": list(registry.methods())}
+    for m in registry.methods().values():
+        for opt, frag in m.options.items():
+            props.setdefault(opt, {k: v for k, v in frag.items() if k != "default"})
+    return schema
+
+
 def validate_config(cfg: dict[str, Any], base_dir: str | os.PathLike = ".") -> dict[str, Any]:
     """Raise LaqError (one line: the first problem, and how many more) unless `cfg` is valid."""
-    schema = yaml.safe_load(SCHEMA.read_text())
+    schema = with_methods(yaml.safe_load(SCHEMA.read_text()))
     msgs = schema_errors(cfg, schema)
     if not msgs:
         msgs = semantic_errors(cfg, Path(base_dir))

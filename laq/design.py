@@ -83,11 +83,30 @@ class CalibrationDraw:
     pool_classes: tuple[int, ...]  # sorted
     indices: np.ndarray  # sorted indices into the training split
 
+    def candidates(self, labels: np.ndarray) -> np.ndarray:
+        """Every training image of the draw's classes (the pool per-layer calibration draws from)."""
+        return np.flatnonzero(np.isin(labels, self.pool_classes))
+
+    def per_layer_record(self, labels: np.ndarray, pool: np.ndarray, batches: Sequence[Sequence[int]]) -> dict:
+        """The sidecar record of per-layer calibration: each layer's batch as training-split indices."""
+        layers = [[int(pool[i]) for i in b] for b in batches]
+        seen = sorted({i for b in layers for i in b})
+        return {
+            "condition": self.condition,
+            "draw": self.draw,
+            "mode": "per_layer",
+            "pool_classes": list(self.pool_classes),
+            "image_classes": sorted({int(c) for c in labels[seen]}),
+            "layer_indices": layers,
+            "n_images": len(layers[0]) if layers else 0,
+        }
+
     def record(self, labels: np.ndarray) -> dict:
         """What a quantized checkpoint's sidecar keeps about its calibration (JSON-ready)."""
         return {
             "condition": self.condition,
             "draw": self.draw,
+            "mode": "fixed",
             "pool_classes": list(self.pool_classes),
             "image_classes": sorted({int(c) for c in labels[self.indices]}),
             "indices": [int(i) for i in self.indices],

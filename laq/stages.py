@@ -155,6 +155,8 @@ def spec_description(q: dict[str, Any]) -> dict[str, Any]:
         "bits_min": min(layer_bits),
         "bits_max": max(layer_bits),
         "bits_mean": float(np.mean(layer_bits)),
+        "alphabet": q["spec"].get("alphabet", "gpfq"),
+        "granularity": q["spec"].get("granularity", "tensor"),
         "bits_per_weight": q.get("bits_per_weight"),
         "size_bytes": q["size_bytes"],
         "compression": q["compression"],
@@ -203,16 +205,27 @@ def quantize_checkpoint(
     batch_size: int,
     device: str,
     seed: int = 0,
+    per_layer: tuple[int, tuple] | None = None,
 ):
-    """Quantize `model` with the preprocessed calibration images; returns laq.quant's QuantResult.
+    """Quantize `model` with the calibration images (uint8, preprocessed here); returns laq.quant's QuantResult.
 
+    per_layer (n, key): every layer gets its own batch of n images drawn from `calib_images` (the
+    pool), seeded from (seed, "calibration-batch", *key, layer), instead of all of them.
     `seed` (the study seed) drives patch sub-sampling and stochastic rounding unless the spec sets its own.
     """
     from laq.quant import QuantSpec, quantize_model
+    from laq.quant.model import CalibrationSampler
 
-    calib = preprocess_for(meta)(torch.from_numpy(calib_images))
+    prep = preprocess_for(meta)
     qspec = QuantSpec.from_dict({"seed": seed, **{k: v for k, v in spec.items() if k != "name"}})
-    return quantize_model(model.to(device), calib.to(device), qspec, batch_size=batch_size)
+    if per_layer is None:
+        calib: Any = prep(torch.from_numpy(calib_images)).to(device)
+    else:
+        n, key = per_layer
+        calib = CalibrationSampler(
+            len(calib_images), n, lambda idx: prep(torch.from_numpy(calib_images[idx])).to(device), seed=seed, key=key
+        )
+    return quantize_model(model.to(device), calib, qspec, batch_size=batch_size)
 
 
 def quantize_subset(
@@ -229,52 +242,53 @@ def quantize_subset(
     batch_size: int,
     device: str,
     provenance_of: Mapping[str, dict[str, Any]],
+    calibration_mode: str = "fixed",
 ) -> None:
     """Quantize every variant of one subset under one spec, from every calibration draw (see laq.design),
     writing each to outputs[(variant, draw)] with its sidecar and layer table.
 
-    A data-free method (RTN) gives the same model whatever the calibration, so each model is quantized
-    once and written under every condition and draw. `provenance_of` maps "base"/"finetuned" to the
-    provenance block of that model's quantizations (computed once per job: hashing the inputs is slow).
+    calibration_mode "fixed": each draw is one set of n_images images used for every layer;
+    "per_layer": each layer gets a fresh batch of n_images from the draw's classes (the seed's protocol).
+    A method that reads no data (RTN) gives the same model whatever the calibration, so each model is
+    quantized once and written under every condition and draw. `provenance_of` maps "base"/"finetuned"
+    to the provenance block of that model's quantizations (computed once per job: hashing is slow).
     """
-    from laq.quant import save_quantized, write_layer_table
+    from laq.quant import save_quantized, size_report, write_layer_table
+    from laq.quant.registry import get as get_method
 
     models = {"base": base, "finetuned": finetuned}
     by_variant = {q.variant: q for q in QUANTIZED}
-    data_free = spec["method"] == "rtn"
+    data_free = not get_method(spec["method"]).needs_calibration
     done: dict[tuple, Any] = {}
     for (variant, draw), path in tqdm(outputs.items(), desc=f"{manifest['id']} {spec['name']}", mininterval=2):
         q = by_variant[variant]
         model, meta = models[q.model]
+        per_layer = None
         if data_free:
-            record = {"condition": q.condition, "draw": draw, "data_free": True, "n_images": 0}
+            record: dict[str, Any] = {"condition": q.condition, "draw": draw, "data_free": True, "n_images": 0}
             key: tuple = (q.model,)
             calib = train.images[:1]  # the method reads no data; one image drives the traversal
         else:
             cal = draw_calibration(train.labels, q.condition, manifest["classes"], num_classes, n_images,
                                    seed=seed, subset_id=manifest["id"], spec=spec["name"], draw=draw)
-            record, key, calib = cal.record(train.labels), (q.model, q.condition, draw), train.images[cal.indices]
+            key = (q.model, q.condition, draw)
+            if calibration_mode == "per_layer":
+                pool = cal.candidates(train.labels)
+                calib, per_layer = train.images[pool], (n_images, (manifest["id"], spec["name"], q.condition, draw))
+            else:
+                record, calib = cal.record(train.labels), train.images[cal.indices]
         if key not in done:
             qseed = derive_seed(seed, "quantize", manifest["id"], spec["name"], q.model, q.condition, draw)
-            done[key] = quantize_checkpoint(model, meta, calib, spec, batch_size=batch_size, device=device, seed=qseed)
+            done[key] = quantize_checkpoint(model, meta, calib, spec, batch_size=batch_size, device=device, seed=qseed,
+                                            per_layer=per_layer)
         result = done[key]
+        if per_layer is not None:
+            record = cal.per_layer_record(train.labels, pool, [rec.calibration for rec in result.layers])
         write_layer_table(layer_table(path), result)
         save_quantized(path, result, {"spec": spec["name"], "variant": variant, "draw": str(draw)})
-        info = {
-            "spec": spec, "variant": variant, "calibration": record,
-            "layer_bits": [rec.bits for rec in result.layers], "bits_per_weight": stored_bits_per_weight(result),
-            **result.size_report(),
-        }
+        info = {"spec": spec, "variant": variant, "calibration": record, **size_report(result)}
         write_json(sidecar(path), {**meta, "quantization": info, "provenance": provenance_of[q.model]})
         log.info("%s %s d%d: %s", manifest["id"], variant, draw, ", ".join(f"{r.name} {r.rel_error:.3g}" for r in result.layers))
-
-
-def stored_bits_per_weight(result: Any) -> float:
-    """Bits the packed checkpoint spends per quantized weight (codes only; steps are a few floats per layer)."""
-    from laq.quant.checkpoint import code_width
-
-    n = sum(rec.codes.numel() for rec in result.layers)
-    return sum(code_width(rec.codes)[0] * rec.codes.numel() for rec in result.layers) / n if n else float("nan")
 
 
 def load_quantized_checkpoint(path: str, trusted_hub: str | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:

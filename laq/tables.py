@@ -19,11 +19,15 @@ from safetensors.numpy import save_file as save_np
 from laq.design import METRICS, QUANTIZED_VARIANTS, VARIANTS
 from laq.io import LaqError, atomic_path, package_versions, rebuild_hint
 from laq.metrics import subset_metrics
+from laq.quant.registry import label as method_label
 
 __all__ = ["METRICS", "VARIANTS", "load_arrays", "load_logits", "save_arrays", "save_logits", "table_rows", "write_table"]
 
 # Columns that describe the spec (typed: the figures read them, never the config)
-SPEC_COLUMNS = ("method", "bits_schedule", "bits_min", "bits_max", "bits_mean", "bits_per_weight", "size_bytes", "compression")
+SPEC_COLUMNS = (
+    "method", "bits_schedule", "bits_min", "bits_max", "bits_mean", "alphabet", "granularity", "bits_per_weight",
+    "size_bytes", "compression",
+)
 
 
 def save_arrays(path: str, arrays: Mapping[str, np.ndarray]) -> None:
@@ -108,9 +112,6 @@ def per_subset(table: pd.DataFrame) -> pd.DataFrame:
     return first.drop(columns=["draw"], errors="ignore").reset_index()
 
 
-_METHOD_LABELS = {"gpfq": "GPFQ", "sgpfq": "stochastic GPFQ", "gpfq_l0": "GPFQ-L0", "gpfq_l1": "GPFQ-L1", "gptq": "GPTQ", "rtn": "RTN"}
-
-
 def bits_label(row: Mapping[str, Any]) -> str:
     """"4 bits", "3→5 bits (asc)", "per-layer 3–5 bits (mean 4.2)" from a table row's typed bits columns."""
     lo, hi, schedule = int(row["bits_min"]), int(row["bits_max"]), str(row["bits_schedule"])
@@ -127,7 +128,9 @@ def spec_label(table: pd.DataFrame) -> str:
     if table.empty or "method" not in table:
         return "spec unknown"
     row = table.iloc[0]
-    return f"{_METHOD_LABELS.get(str(row['method']), str(row['method']))}, {bits_label(row)}"
+    extra = [s for s, default in ((row.get("alphabet", "gpfq"), "gpfq"), (row.get("granularity", "tensor"), "tensor")) if s != default]
+    extra = [{"signed": "signed alphabet", "channel": "per-channel steps"}.get(s, s) for s in extra]
+    return f"{method_label(str(row['method']))}, {bits_label(row)}" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:

@@ -29,6 +29,7 @@ rule quantize:
     params:
         spec=lambda wc: SPECS[wc.spec],
         calibration_images=config["quantization"]["calibration_images"],
+        calibration_mode=config["quantization"].get("calibration_mode", "fixed"),
         draws=DRAWS,
         batch_size=config["quantization"]["batch_size"],
         seed=config["seed"],

@@ -8,7 +8,8 @@ from laq.workflow import job, resolve_device, trusted_hub
 with job(snakemake) as log:
     inp, p = snakemake.input, snakemake.params
     manifest, runs = read_json(inp.subset), quantized_runs(p.draws)
-    cfg = {"spec": p.spec, "seed": p.seed, "calibration_images": p.calibration_images, "draws": p.draws}
+    cfg = {"spec": p.spec, "seed": p.seed, "calibration_images": p.calibration_images, "draws": p.draws,
+           "calibration_mode": p.calibration_mode}
     common = provenance(cfg, {"train": inp.train, "subset": inp.subset})
     prov = {m: {**common, "inputs": {**common["inputs"], "model": sha256_file(inp[m])}} for m in ("base", "finetuned")}
     log.info("%s, spec %s: %d quantized models, %d calibration images each", manifest["id"], p.spec["name"], len(runs), p.calibration_images)
@@ -16,4 +17,4 @@ with job(snakemake) as log:
     quantize_subset(load_checkpoint(inp.base, trusted_hub=hub), load_checkpoint(inp.finetuned, trusted_hub=hub), load_split(inp.train), manifest, p.spec,
                     dict(zip(runs, snakemake.output.models)), num_classes=len(read_json(inp.classes)["names"]),
                     n_images=p.calibration_images, seed=p.seed, batch_size=p.batch_size, device=resolve_device(p.device),
-                    provenance_of=prov)
+                    provenance_of=prov, calibration_mode=p.calibration_mode)

@@ -30,6 +30,7 @@ from laq.quant import (
     quantized_size_bytes,
     rtn,
     save_quantized,
+    size_report,
     step_size,
     unpack_codes,
     write_layer_table,
@@ -236,12 +237,12 @@ def test_rtn_and_step_follow_the_formulas():
 def test_scalar_quantizers_at_their_boundaries():
     a = np.array([-9.0, -2.5, -0.5, 0.49, 0.5, 1.5, 1.0, 2.0, 2.01, 9.0])
     # nearest rounds halves up (sign(a) min(|floor(a + 1/2)|, L)) and clips at L = 8
-    assert make_rounder("nearest", 4)(a.copy()).tolist() == [-8, -2, 0, 0, 1, 2, 1, 2, 2, 8]
+    assert make_rounder("nearest", 8)(a.copy()).tolist() == [-8, -2, 0, 0, 1, 2, 1, 2, 2, 8]
     # hard threshold: |a| <= lambda -> 0, otherwise the nearest level (not shifted)
-    assert make_rounder("l0", 4, lam_codes=2.0)(a.copy()).tolist() == [-8, -2, 0, 0, 0, 0, 0, 0, 2, 8]
+    assert make_rounder("l0", 8, lam_codes=2.0)(a.copy()).tolist() == [-8, -2, 0, 0, 0, 0, 0, 0, 2, 8]
     # soft threshold: shrink by lambda, then round
-    assert make_rounder("l1", 4, lam_codes=1.0)(a.copy()).tolist() == [-8, -1, 0, 0, 0, 1, 0, 1, 1, 8]
-    draws = np.stack([make_rounder("stochastic", 4, generator=torch.Generator().manual_seed(i))(np.full(4000, 0.3)) for i in range(2)])
+    assert make_rounder("l1", 8, lam_codes=1.0)(a.copy()).tolist() == [-8, -1, 0, 0, 0, 1, 0, 1, 1, 8]
+    draws = np.stack([make_rounder("stochastic", 8, generator=torch.Generator().manual_seed(i))(np.full(4000, 0.3)) for i in range(2)])
     assert set(np.unique(draws)) == {0.0, 1.0} and abs(draws.mean() - 0.3) < 0.03  # unbiased
 
 
@@ -373,7 +374,7 @@ def test_gpfq_error_not_above_rtn_on_real_activations():
 @pytest.mark.parametrize("method", ["gpfq", "sgpfq", "gpfq_l0", "gpfq_l1", "gptq", "rtn"])
 def test_every_method_puts_weights_on_the_grid(small_net, method):
     calib = smooth_images(8, seed=3)
-    res = quantize_model(small_net, calib, QuantSpec(method=method, bits=3, lam=0.02), progress=False)
+    res = quantize_model(small_net, calib, QuantSpec(method=method, bits=3, options={"lam": 0.02} if method.startswith("gpfq_l") else {}), progress=False)
     assert len(res.layers) == 4
     for rec in res.layers:
         w = res.model.get_submodule(rec.name).weight.detach()
@@ -390,7 +391,7 @@ def test_sparse_methods_give_more_zeros_with_lambda(small_net, method):
     calib = smooth_images(8, seed=4)
     zeros = {}
     for lam in (0.0, 0.05):
-        res = quantize_model(small_net, calib, QuantSpec(method=method, bits=4, lam=lam), progress=False)
+        res = quantize_model(small_net, calib, QuantSpec(method=method, bits=4, options={"lam": lam}), progress=False)
         zeros[lam] = sum(int((r.codes == 0).sum()) for r in res.layers)
     assert zeros[0.05] > zeros[0.0]
 
@@ -498,7 +499,7 @@ def test_save_load_roundtrip_gives_identical_logits(tmp_path, fold_bn):
         assert torch.equal(loaded(test), res.model(test))
         assert not torch.equal(net(test), res.model(test))
     data, header = _data_bytes(path)
-    assert data == quantized_size_bytes(res) == res.size_report()["size_bytes"]
+    assert data == quantized_size_bytes(res) == size_report(res)["size_bytes"]
     meta = json.loads(path.read_bytes()[8 : 8 + header])["__metadata__"]
     assert meta["spec"] == "gpfq4" and meta["laq.format"] == "laq-quantized-v1"
 
@@ -509,7 +510,7 @@ def test_packed_size_matches_the_expected_ratio(tmp_path):
     calib = smooth_images(8, size=8, seed=11, dtype=torch.float32)
     for bits in (2, 4, 8):
         res = quantize_model(net, calib, QuantSpec(method="rtn", bits=bits), progress=False)
-        report = res.size_report()
+        report = size_report(res)
         n_weights = sum(r.codes.numel() for r in res.layers)
         widths = [pack_codes(r.codes)[1] for r in res.layers]
         assert all(bits <= w <= bits + 1 for w in widths)  # 2^b + 1 levels

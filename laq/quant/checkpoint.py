@@ -2,7 +2,8 @@
 
 Layout (tensor names):
   <layer>.weight.codes   uint8, the layer's codes bit-packed (see `pack_codes`)
-  <layer>.weight.step    0-d float32 tensor (float64 for float64 models)
+  <layer>.weight.step    float32 tensor (float64 for float64 models): 0-d for one step per layer,
+                         1-D with one step per output channel (granularity "channel")
   every other state_dict entry (biases, BatchNorm, layers left in float) under its own name
 Metadata (strings): laq.format, laq.layers (JSON: shape, bits, width, offset, dtype per layer),
 laq.folded (JSON list of folded [conv, bn] pairs), laq.spec (JSON), plus the caller's entries.
@@ -24,7 +25,7 @@ from torch import Tensor, nn
 
 from laq.io import LaqError, atomic_path, canonical_safetensors, rebuild_hint
 from laq.quant.layers import apply_fold_structure
-from laq.quant.model import QuantResult, dequantize
+from laq.quant.result import QuantResult, dequantize
 
 FORMAT = "laq-quantized-v1"
 _CHUNK = 1 << 20  # values packed per numpy pass (a multiple of 8, so chunks end on byte boundaries)
@@ -32,8 +33,8 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.
 
 
 def code_width(codes: Tensor) -> tuple[int, int]:
-    """(bits per code, offset): codes - offset fit in `width` unsigned bits (the alphabet has 2^b + 1
-    levels, so a layer that uses both extremes needs b + 1 bits)."""
+    """(bits per code, offset): codes - offset fit in `width` unsigned bits (the "gpfq" alphabet has
+    2^b + 1 levels, so a layer that uses both extremes needs b + 1 bits; "signed" fits b bits)."""
     if codes.numel() == 0:
         return 0, 0
     lo, hi = int(codes.min()), int(codes.max())
@@ -84,7 +85,9 @@ def _checkpoint_tensors(result: QuantResult) -> tuple[dict[str, Tensor], dict[st
         codes, width, offset = packed[rec.name]
         tensors[f"{key}.codes"] = codes
         # the step is computed in float32 (float64 for float64 models): store it at that precision
-        tensors[f"{key}.step"] = torch.tensor(rec.step, dtype=torch.float64 if dtype == torch.float64 else torch.float32)
+        sdtype = torch.float64 if dtype == torch.float64 else torch.float32
+        step = rec.step.detach().cpu() if isinstance(rec.step, Tensor) else torch.tensor(rec.step)
+        tensors[f"{key}.step"] = step.to(sdtype).contiguous()
         layers[rec.name] = {
             "shape": list(rec.shape), "bits": rec.bits, "width": width, "offset": offset,
             "dtype": str(dtype).removeprefix("torch."), "groups": rec.groups,
@@ -102,6 +105,25 @@ def quantized_size_bytes(result: QuantResult) -> int:
     adds only its JSON header)."""
     tensors, _ = _checkpoint_tensors(result)
     return sum(t.numel() * t.element_size() for t in tensors.values())
+
+
+def size_report(result: QuantResult) -> dict[str, Any]:
+    """What the checkpoint stores: its size, the float32 baseline, the compression, and the packed code
+    bits per quantized weight (`bits_per_weight`, steps not counted: a few floats per layer or channel)."""
+    size = quantized_size_bytes(result)
+    packed = _packed(result)
+    n = sum(rec.codes.numel() for rec in result.layers)
+    stored = sum(packed[rec.name][1] * rec.codes.numel() for rec in result.layers)
+    return {
+        "size_bytes": size,
+        "float_bytes": result.float_bytes,
+        "compression": result.float_bytes / size if size else math.inf,
+        "quantized_layers": len(result.layers),
+        "bits_per_weight": stored / n if n else math.nan,
+        "alphabet": result.spec.alphabet,
+        "granularity": result.spec.granularity,
+        "layer_bits": [rec.bits for rec in result.layers],
+    }
 
 
 def save_quantized(path: str | os.PathLike, result: QuantResult, metadata: dict[str, str] | None = None) -> None:
@@ -155,7 +177,13 @@ def load_quantized(path: str | os.PathLike, model_skeleton: nn.Module) -> nn.Mod
             if packed.dtype != torch.uint8 or packed.numel() * 8 < n * info["width"]:
                 raise ValueError(f"layer {name} has {packed.numel()} bytes of codes for {n} weights")
             codes = unpack_codes(packed, n, info["width"], info["offset"])
-            step = float(tensors.pop(f"{key}.step"))
+            step_t = tensors.pop(f"{key}.step")
+            if step_t.dim() == 0:
+                step: float | Tensor = float(step_t)
+            elif step_t.dim() == 1 and step_t.numel() == info["shape"][0]:
+                step = step_t
+            else:
+                raise ValueError(f"layer {name} has {step_t.numel()} steps for {info['shape'][0]} output channels")
             state[key] = dequantize(codes, step, _DTYPES[info["dtype"]]).reshape(info["shape"])
     except (KeyError, ValueError, TypeError, AttributeError, RuntimeError) as e:
         raise LaqError(f"{path} has a malformed quantization header ({type(e).__name__}: {e}); {rebuild_hint(path)}.") from None

@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from laq.quant.alphabet import Rounder, Rounding, levels, make_rounder, rtn_codes, step_size
+from laq.quant.alphabet import Rounder, Rounding, make_rounder, rtn_codes, step_size
+from laq.quant.spec import levels
 
 Form = Literal["auto", "gram", "data"]
 DEFAULT_BLOCK = 128
@@ -82,65 +83,93 @@ def symmetrize_lower(H: Tensor) -> Tensor:
 SUB_BLOCK = 16
 
 
-def _round_block(Pb: Tensor, Hb: Tensor, rinv: Tensor, rounder: Rounder, Cb: Tensor, step: float) -> None:
+def _round_block(Pb: Tensor, Hb: Tensor, rinv: Tensor, rounder: Rounder, Cb: Tensor, step: float | Tensor) -> Tensor | None:
     """Round the rows of one block in order, feeding each row's codes into the later rows.
 
     Pb (g, B, N): projections <u_t, Xq_t> of the block's columns (consumed);
     Hb (g, B, B): H restricted to the block (only the part below the diagonal is read);
-    rinv (g, B): 1 / (H[t,t] step), 0 for dead inputs (so their argument, and code, is 0);
-    Cb (g, B, N): receives the codes.
+    rinv (g, B): 1 / (H[t,t] step) for one step, 1 / H[t,t] for per-row steps; 0 for dead inputs
+    (so their argument, and code, is 0); step: a float or per-row steps (g, N);
+    Cb (g, B, N): receives the codes. Returns the block's dequantized values (g, B, N) for per-row
+    steps (None for one step: the caller scales the codes).
     Runs in numpy on the CPU (short vectors: per-call overhead dominates); the rank-1 updates stay
     inside sub-blocks of SUB_BLOCK rows and each finished sub-block updates the rest with one product.
     """
+    per_row = isinstance(step, Tensor)
     P = Pb.detach().cpu().numpy()  # on the CPU a view: the block's rows are scratch from here on
-    Hs = (Hb * step).cpu().numpy()
+    Hs = (Hb if per_row else Hb * step).cpu().numpy()
     r = rinv.cpu().numpy()
     C = np.empty(P.shape, dtype=P.dtype)
+    if per_row:
+        S = step.to(Pb.dtype).cpu().numpy()
+        Sinv = np.divide(1.0, S, out=np.zeros_like(S), where=S > 0)
+        Q = np.empty_like(C)
+    else:
+        Q = C  # with one step, Hs already carries it
     B = P.shape[1]
     for s0 in range(0, B, SUB_BLOCK):
         s1 = min(s0 + SUB_BLOCK, B)
         for j in range(s0, s1):
-            c = rounder(P[:, j] * r[:, j, None])
+            a = P[:, j] * r[:, j, None]
+            if per_row:
+                a *= Sinv
+            c = rounder(a)
             C[:, j] = c
+            if per_row:
+                Q[:, j] = c * S
             if j + 1 < s1:
                 # later rows t' lose q_t H[t', t] = c step H[t', t]
-                P[:, j + 1 : s1] -= Hs[:, j + 1 : s1, j, None] * c[:, None, :]
+                P[:, j + 1 : s1] -= Hs[:, j + 1 : s1, j, None] * Q[:, j, None, :]
         if s1 < B:
             # via torch (zero-copy views) so that one thread pool serves all products
-            torch.from_numpy(P[:, s1:]).baddbmm_(torch.from_numpy(Hs[:, s1:, s0:s1]), torch.from_numpy(C[:, s0:s1]), alpha=-1.0)
+            torch.from_numpy(P[:, s1:]).baddbmm_(torch.from_numpy(Hs[:, s1:, s0:s1]), torch.from_numpy(Q[:, s0:s1]), alpha=-1.0)
     Cb.copy_(torch.from_numpy(C))
+    return torch.from_numpy(Q).to(Cb.device) if per_row else None
 
 
-def _inv_diag(Hdiag: Tensor, step: float) -> Tensor:
+def _inv_diag(Hdiag: Tensor, step: float | Tensor) -> Tensor:
+    """1 / (H[t,t] step) for one step (1 / H[t,t] for per-row steps, which _round_block applies); 0 where H[t,t] = 0."""
+    s = 1.0 if isinstance(step, Tensor) else step
     live = Hdiag > 0
-    return torch.where(live, 1.0 / (Hdiag * step).where(live, torch.ones_like(Hdiag)), torch.zeros_like(Hdiag))
+    return torch.where(live, 1.0 / (Hdiag * s).where(live, torch.ones_like(Hdiag)), torch.zeros_like(Hdiag))
 
 
-def gpfq_gram_codes(W3: Tensor, G: Tensor, H: Tensor, step: float, rounder: Rounder, block: int = DEFAULT_BLOCK) -> Tensor:
-    """GPFQ codes (g, N, d) from W3 (g, N, d) and the lower triangles of G, H (g, d, d)."""
+def _no_step(step: float | Tensor) -> bool:
+    return bool((step <= 0).all()) if isinstance(step, Tensor) else step <= 0
+
+
+def gpfq_gram_codes(W3: Tensor, G: Tensor, H: Tensor, step: float | Tensor, rounder: Rounder, block: int = DEFAULT_BLOCK) -> Tensor:
+    """GPFQ codes (g, N, d) from W3 (g, N, d) and the lower triangles of G, H (g, d, d).
+
+    step: one float, or per-row steps (g, N) (per output channel)."""
     g, N, d = W3.shape
     C = torch.zeros(g, d, N, dtype=W3.dtype, device=W3.device)
-    if step <= 0:
+    if _no_step(step):
         return C.transpose(1, 2)
     Pt = torch.bmm(torch.tril(G), W3.transpose(1, 2))  # (g, d, N): sum_{s<=t} G[t,s] w_s
     rinv = _inv_diag(H.diagonal(dim1=1, dim2=2), step)
     for i0 in range(0, d, block):
         i1 = min(i0 + block, d)
-        _round_block(Pt[:, i0:i1], H[:, i0:i1, i0:i1], rinv[:, i0:i1], rounder, C[:, i0:i1], step)
+        Qb = _round_block(Pt[:, i0:i1], H[:, i0:i1, i0:i1], rinv[:, i0:i1], rounder, C[:, i0:i1], step)
         if i1 < d:
-            Pt[:, i1:].baddbmm_(H[:, i1:, i0:i1], C[:, i0:i1], alpha=-step)
+            if Qb is None:
+                Pt[:, i1:].baddbmm_(H[:, i1:, i0:i1], C[:, i0:i1], alpha=-step)
+            else:
+                Pt[:, i1:].baddbmm_(H[:, i1:, i0:i1], Qb, alpha=-1.0)
     return C.transpose(1, 2)
 
 
 def gpfq_data_codes(
-    W3: Tensor, X3: Tensor, Xq3: Tensor | None, step: float, rounder: Rounder, block: int = DEFAULT_BLOCK
+    W3: Tensor, X3: Tensor, Xq3: Tensor | None, step: float | Tensor, rounder: Rounder, block: int = DEFAULT_BLOCK
 ) -> Tensor:
-    """GPFQ codes (g, N, d) driven by the inputs X3, Xq3 (g, m, d); Xq3 None means Xq = X."""
+    """GPFQ codes (g, N, d) driven by the inputs X3, Xq3 (g, m, d); Xq3 None means Xq = X.
+
+    step: one float, or per-row steps (g, N)."""
     g, N, d = W3.shape
     shared = Xq3 is None or Xq3 is X3
     Xq3 = X3 if Xq3 is None else Xq3
     C = torch.zeros(g, d, N, dtype=W3.dtype, device=W3.device)
-    if step <= 0:
+    if _no_step(step):
         return C.transpose(1, 2)
     u = None  # (g, m, N): the residual at the current block boundary
     for i0 in range(0, d, block):
@@ -152,13 +181,16 @@ def gpfq_data_codes(
         if u is not None:
             Pb.baddbmm_(Xqb.transpose(1, 2), u)
         rinv = _inv_diag(Hb.diagonal(dim1=1, dim2=2), step)
-        _round_block(Pb, Hb, rinv, rounder, C[:, i0:i1], step)
+        Qb = _round_block(Pb, Hb, rinv, rounder, C[:, i0:i1], step)
         if i1 < d:
             if u is None:
                 u = torch.bmm(Xb, Wb_t)
             else:
                 u.baddbmm_(Xb, Wb_t)
-            u.baddbmm_(Xqb, C[:, i0:i1], alpha=-step)
+            if Qb is None:
+                u.baddbmm_(Xqb, C[:, i0:i1], alpha=-step)
+            else:
+                u.baddbmm_(Xqb, Qb, alpha=-1.0)
     return C.transpose(1, 2)
 
 
@@ -178,8 +210,25 @@ def choose_form(N: int, d: int, m: int, *, shared: bool, block: int = DEFAULT_BL
 # ---------------------------------------------------------------- public layer API
 
 
-def _rounder(rounding: Rounding, bits: int, lam: float, step: float, generator: torch.Generator | None) -> Rounder:
-    return make_rounder(rounding, bits, lam_codes=(lam / step if step > 0 else 0.0), generator=generator)
+def _rounder(rounding: Rounding, L: int, lam: float, step: float | Tensor, generator: torch.Generator | None) -> Rounder:
+    if isinstance(step, Tensor):
+        s = step.cpu().numpy()
+        lam_codes = np.divide(lam, s, out=np.zeros_like(s), where=s > 0)
+    else:
+        lam_codes = lam / step if step > 0 else 0.0
+    return make_rounder(rounding, L, lam_codes=lam_codes, generator=generator)
+
+
+def group_steps(step: float | Tensor, g: int, N: int) -> float | Tensor:
+    """One step as it is; per-row steps (g*N,) as (g, N), matching as_groups' rows."""
+    return step.reshape(g, N) if isinstance(step, Tensor) else step
+
+
+def _scaled(codes: Tensor, step: float | Tensor) -> Tensor:
+    """codes * step for a weight-shaped code tensor; per-row steps scale each output row."""
+    if isinstance(step, Tensor):
+        return codes * step.reshape(-1, *([1] * (codes.dim() - 1)))
+    return codes * step
 
 
 def gpfq_gram(
@@ -187,8 +236,9 @@ def gpfq_gram(
     G: Tensor,
     H: Tensor,
     *,
-    step: float,
+    step: float | Tensor,
     bits: int,
+    alphabet: str = "gpfq",
     rounding: Rounding = "nearest",
     lam: float = 0.0,
     generator: torch.Generator | None = None,
@@ -197,13 +247,15 @@ def gpfq_gram(
     """GPFQ from accumulated Gram matrices; returns the quantized W (same shape, values k * step).
 
     G = Xq^T X and H = Xq^T Xq, each d x d (or (g, d_g, d_g) for a grouped layer whose rows are split
-    into g consecutive groups); only their lower triangles are read (see `lower_gram`).
+    into g consecutive groups); only their lower triangles are read (see `lower_gram`). step: a float,
+    or one per row of W.
     """
     G3, H3 = (G, H) if G.dim() == 3 else (G.unsqueeze(0), H.unsqueeze(0))
     W3 = as_groups(W, G3.shape[0])
+    s = group_steps(step, *W3.shape[:2])
     block = block_size or auto_block(W3.shape[1])
-    codes = gpfq_gram_codes(W3, G3, H3, step, _rounder(rounding, bits, lam, step, generator), block)
-    return (codes * step).reshape(W.shape)
+    codes = gpfq_gram_codes(W3, G3, H3, s, _rounder(rounding, levels(bits, alphabet), lam, s, generator), block)
+    return _scaled(codes.reshape(W.shape), step)
 
 
 def gpfq_codes(
@@ -211,8 +263,9 @@ def gpfq_codes(
     X: Tensor,
     Xq: Tensor | None = None,
     *,
-    step: float,
+    step: float | Tensor,
     bits: int,
+    alphabet: str = "gpfq",
     rounding: Rounding = "nearest",
     lam: float = 0.0,
     generator: torch.Generator | None = None,
@@ -220,22 +273,25 @@ def gpfq_codes(
     form: Form = "auto",
     block_size: int | None = None,
 ) -> Tensor:
-    """Integer-valued GPFQ codes (same shape as W) from inputs X, Xq (m x d; Xq None = X)."""
+    """Integer-valued GPFQ codes (same shape as W) from inputs X, Xq (m x d; Xq None = X).
+
+    step: a float, or one per row of W (per output channel)."""
     W3 = as_groups(W, groups)
     X3 = inputs_as_groups(X, groups)
     shared = Xq is None or Xq is X
     Xq3 = None if shared else inputs_as_groups(Xq, groups)
     g, N, d = W3.shape
+    s = group_steps(step, g, N)
     block_size = block_size or auto_block(N)
     if form == "auto":
         form = choose_form(N, d, X.shape[0], shared=shared, block=block_size)
-    rounder = _rounder(rounding, bits, lam, step, generator)
+    rounder = _rounder(rounding, levels(bits, alphabet), lam, s, generator)
     if form == "data":
-        codes = gpfq_data_codes(W3, X3, Xq3, step, rounder, block_size)
+        codes = gpfq_data_codes(W3, X3, Xq3, s, rounder, block_size)
     elif form == "gram":
         H = lower_gram(X3 if shared else Xq3)
         G = H if shared else lower_gram(Xq3, X3)
-        codes = gpfq_gram_codes(W3, G, H, step, rounder, block_size)
+        codes = gpfq_gram_codes(W3, G, H, s, rounder, block_size)
     else:
         raise ValueError(f"form must be 'auto', 'gram' or 'data', got {form!r}")
     return codes.reshape(W.shape)
@@ -249,11 +305,13 @@ def gpfq_layer(
     bits: int,
     scalar: float = 1.16,
     percentile: float = 1.0,
+    alphabet: str = "gpfq",
+    granularity: str = "tensor",
     rounding: Rounding = "nearest",
     lam: float = 0.0,
     generator: torch.Generator | None = None,
     groups: int = 1,
-    step: float | None = None,
+    step: float | Tensor | None = None,
     form: Form = "auto",
     block_size: int | None = None,
 ) -> Tensor:
@@ -262,22 +320,23 @@ def gpfq_layer(
     rounding "stochastic" is SGPFQ, "l1"/"l0" the sparse variants with threshold `lam` (weight units);
     `groups` > 1 treats rows and input columns as that many independent consecutive groups.
     """
-    step = step_size(W, bits, scalar, percentile) if step is None else step
+    if step is None:
+        step = step_size(W, bits, scalar, percentile, alphabet=alphabet, granularity=granularity)
     codes = gpfq_codes(
-        W, X, Xq, step=step, bits=bits, rounding=rounding, lam=lam, generator=generator,
+        W, X, Xq, step=step, bits=bits, alphabet=alphabet, rounding=rounding, lam=lam, generator=generator,
         groups=groups, form=form, block_size=block_size,
     )
-    return codes * step
+    return _scaled(codes, step)
 
 
-def gptq_gram_codes(W3: Tensor, H: Tensor, step: float, bits: int, *, damp: float = 0.01, block: int = DEFAULT_BLOCK) -> Tensor:
-    """GPTQ codes (g, N, d) on the shared alphabet; H = X^T X (g, d, d), full or lower triangle.
+def gptq_gram_codes(W3: Tensor, H: Tensor, step: float | Tensor, L: int, *, damp: float = 0.01, block: int = DEFAULT_BLOCK) -> Tensor:
+    """GPTQ codes (g, N, d) with |code| <= L; H = X^T X (g, d, d), full or lower triangle; step a
+    float or per-row steps (g, N).
 
     Dead inputs (H[t,t] = 0) get code 0; `damp` * mean(diag H) is added to the diagonal (raised
-    tenfold until the Cholesky factorisation succeeds).
+    tenfold until the Cholesky factorisation succeeds). Rows with step 0 get code 0.
     """
     g, N, d = W3.shape
-    L = levels(bits)
     dtype = W3.dtype
     Hs = symmetrize_lower(H).to(torch.float64)
     diag = Hs.diagonal(dim1=1, dim2=2)
@@ -287,8 +346,12 @@ def gptq_gram_codes(W3: Tensor, H: Tensor, step: float, bits: int, *, damp: floa
     Hs.diagonal(dim1=1, dim2=2).masked_fill_(dead, 1.0)
     U = _inverse_cholesky_upper(Hs, damp).to(dtype)  # upper factor of H^-1
     C = torch.zeros_like(W)
-    if step <= 0:
+    if _no_step(step):
         return C
+    live = None
+    if isinstance(step, Tensor):
+        live = (step > 0).to(dtype)
+        step = torch.where(step > 0, step, torch.ones_like(step)).to(dtype)
     for i0 in range(0, d, block):
         i1 = min(i0 + block, d)
         Wb = W[:, :, i0:i1].clone()
@@ -296,6 +359,8 @@ def gptq_gram_codes(W3: Tensor, H: Tensor, step: float, bits: int, *, damp: floa
         for j in range(i1 - i0):
             t = i0 + j
             c = torch.floor(Wb[:, :, j] / step + 0.5).clamp_(-L, L)
+            if live is not None:
+                c *= live
             C[:, :, t] = c
             e = (Wb[:, :, j] - c * step) / U[:, t, t].unsqueeze(1)
             Eb[:, :, j] = e
@@ -319,11 +384,14 @@ def _inverse_cholesky_upper(H: Tensor, damp: float) -> Tensor:
     raise RuntimeError("GPTQ: H stays singular after damping; the calibration inputs are degenerate")
 
 
-def gptq_gram(W: Tensor, H: Tensor, *, step: float, bits: int, damp: float = 0.01, block_size: int = DEFAULT_BLOCK) -> Tensor:
+def gptq_gram(
+    W: Tensor, H: Tensor, *, step: float | Tensor, bits: int, alphabet: str = "gpfq", damp: float = 0.01, block_size: int = DEFAULT_BLOCK
+) -> Tensor:
     """GPTQ from H = X^T X (d x d or (g, d_g, d_g)); returns the quantized W (values k * step)."""
     H3 = H if H.dim() == 3 else H.unsqueeze(0)
-    codes = gptq_gram_codes(as_groups(W, H3.shape[0]), H3, step, bits, damp=damp, block=block_size)
-    return (codes * step).reshape(W.shape)
+    W3 = as_groups(W, H3.shape[0])
+    codes = gptq_gram_codes(W3, H3, group_steps(step, *W3.shape[:2]), levels(bits, alphabet), damp=damp, block=block_size)
+    return _scaled(codes.reshape(W.shape), step)
 
 
 def gptq_layer(
@@ -333,19 +401,28 @@ def gptq_layer(
     bits: int,
     scalar: float = 1.16,
     percentile: float = 1.0,
+    alphabet: str = "gpfq",
+    granularity: str = "tensor",
     damp: float = 0.01,
     groups: int = 1,
-    step: float | None = None,
+    step: float | Tensor | None = None,
     block_size: int = DEFAULT_BLOCK,
 ) -> Tensor:
     """GPTQ-quantize one layer from its (float-network) input X (m x d) on the shared alphabet."""
-    step = step_size(W, bits, scalar, percentile) if step is None else step
+    if step is None:
+        step = step_size(W, bits, scalar, percentile, alphabet=alphabet, granularity=granularity)
     H = lower_gram(inputs_as_groups(X, groups))
-    codes = gptq_gram_codes(as_groups(W, groups), H, step, bits, damp=damp, block=block_size)
-    return (codes * step).reshape(W.shape)
+    W3 = as_groups(W, groups)
+    codes = gptq_gram_codes(W3, H, group_steps(step, *W3.shape[:2]), levels(bits, alphabet), damp=damp, block=block_size)
+    return _scaled(codes.reshape(W.shape), step)
 
 
-def rtn(W: Tensor, *, bits: int, scalar: float = 1.16, percentile: float = 1.0, step: float | None = None) -> Tensor:
+def rtn(
+    W: Tensor, *, bits: int, scalar: float = 1.16, percentile: float = 1.0, alphabet: str = "gpfq",
+    granularity: str = "tensor", step: float | Tensor | None = None,
+) -> Tensor:
     """Round-to-nearest on the shared alphabet (no data)."""
-    step = step_size(W, bits, scalar, percentile) if step is None else step
-    return rtn_codes(W, step, bits) * step
+    if step is None:
+        step = step_size(W, bits, scalar, percentile, alphabet=alphabet, granularity=granularity)
+    s = step.reshape(-1, *([1] * (W.dim() - 1))) if isinstance(step, Tensor) else step
+    return _scaled(rtn_codes(W, s, levels(bits, alphabet)), step)

@@ -11,31 +11,21 @@ layer with hooks (logged).
 from __future__ import annotations
 
 import copy
-import csv
 import fnmatch
 import logging
 import math
-import os
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import Tensor, fx, nn
 from tqdm import tqdm
 
-from laq.io import LaqError, atomic_path
-from laq.quant.alphabet import make_rounder, rtn_codes, step_size
-from laq.quant.engine import (
-    as_groups,
-    auto_block,
-    choose_form,
-    gpfq_data_codes,
-    gpfq_gram_codes,
-    gptq_gram_codes,
-    inputs_as_groups,
-    lower_gram,
-)
+from laq.io import LaqError
+from laq.quant import registry
+from laq.quant.alphabet import step_size
+from laq.quant.engine import as_groups, choose_form, group_steps, inputs_as_groups, lower_gram
 from laq.quant.layers import (
     QUANTIZABLE,
     fold_batchnorm,
@@ -45,8 +35,12 @@ from laq.quant.layers import (
     rows_per_image,
     weight_matrix,
 )
-from laq.quant.spec import GPFQ_ROUNDING, QuantSpec
+from laq.quant.result import LayerResult, QuantResult, dequantize, write_layer_table
+from laq.quant.spec import QuantSpec, levels
 from laq.seeding import torch_generator
+
+__all__ = ["CalibrationSampler", "LayerContext", "LayerResult", "QuantResult", "dequantize", "float32_bytes",
+           "quantize_model", "write_layer_table"]
 
 log = logging.getLogger(__name__)
 
@@ -54,90 +48,7 @@ DATA_FORM_BYTES = 2 << 30  # the data form keeps both unfolded inputs; above thi
 CHUNK_BYTES = 256 << 20  # unfolded rows per Gram-accumulation chunk
 
 
-# ---------------------------------------------------------------- results
-
-
-@dataclass
-class LayerResult:
-    """One quantized layer: integer codes (int16, weight shape) with code * step = the new weight."""
-
-    name: str
-    kind: str
-    shape: tuple[int, ...]
-    groups: int
-    bits: int
-    step: float
-    codes: Tensor
-    rel_error: float
-    sparsity: float
-    rows: int
-    form: str
-    seconds: float
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "kind": self.kind, "shape": "x".join(map(str, self.shape)), "groups": self.groups,
-            "bits": self.bits, "step": self.step, "rel_error": self.rel_error, "sparsity": self.sparsity,
-            "rows": self.rows, "form": self.form, "seconds": self.seconds,
-        }
-
-
-TABLE_COLUMNS = ("name", "kind", "shape", "groups", "bits", "step", "rel_error", "sparsity", "rows", "form", "seconds")
-
-
-@dataclass
-class QuantResult:
-    """The quantized model (dequantized float weights), per-layer codes and statistics.
-
-    rel_error = |X W^T - Xq Q^T|_F / |X W^T|_F over every output position of the calibration set,
-    measured on the two networks' layer outputs (X, Xq: the layer's inputs in the float and the
-    partially quantized network).
-    """
-
-    model: nn.Module
-    spec: QuantSpec
-    layers: list[LayerResult]
-    folded: list[tuple[str, str]] = field(default_factory=list)
-    float_bytes: int = 0
-    traced: bool = True
-    packed: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # filled by checkpoint
-
-    def layer(self, name: str) -> LayerResult:
-        for rec in self.layers:
-            if rec.name == name:
-                return rec
-        raise KeyError(name)
-
-    def table(self) -> list[dict[str, Any]]:
-        return [rec.row() for rec in self.layers]
-
-    def size_report(self) -> dict[str, Any]:
-        from laq.quant.checkpoint import quantized_size_bytes
-
-        size = quantized_size_bytes(self)
-        return {
-            "size_bytes": size,
-            "float_bytes": self.float_bytes,
-            "compression": self.float_bytes / size if size else math.inf,
-            "quantized_layers": len(self.layers),
-        }
-
-
-def write_layer_table(path: str | os.PathLike, result: QuantResult) -> None:
-    """The per-layer table as CSV (one row per quantized layer, forward order)."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=TABLE_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        for row in result.table():
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-
-
 # ---------------------------------------------------------------- one layer
-
-
-def dequantize(codes: Tensor, step: float, dtype: torch.dtype) -> Tensor:
-    """code * step in `dtype`; the single place weights are rebuilt, so model and checkpoint agree bit for bit."""
-    return codes.to(dtype) * step
 
 
 @dataclass
@@ -184,8 +95,94 @@ def _all_rows(layer: nn.Module, x: Tensor, job: _LayerJob, keep: Tensor | None, 
     return out
 
 
+@dataclass
+class LayerContext:
+    """What a method's `quantize_layer` gets for one layer (see laq.quant.registry.Method).
+
+    W3: the weight as (groups, N, d) rows; step: a float, or per-row steps (groups, N) for
+    granularity "channel"; L: the largest code magnitude; spec: the QuantSpec (method options in
+    spec.options). The layer's inputs are read through the accessors, which unfold conv patches
+    chunk by chunk and keep only the retained rows: `grams()` (G = Xq^T X, H = Xq^T Xq, lower
+    triangles), `float_gram()` (X^T X), `all_rows()` (X, Xq as (groups, m, d); Xq None when the
+    networks still agree), `prefers_data_form(block)`.
+    """
+
+    name: str
+    index: int
+    bits: int
+    L: int
+    spec: QuantSpec
+    W3: Tensor
+    step: float | Tensor
+    shared: bool
+    m: int
+    job: _LayerJob
+    layer: nn.Module
+    x_f: Tensor
+    x_q: Tensor
+    keep: Tensor | None
+    per_image: int
+
+    @property
+    def N(self) -> int:
+        return self.W3.shape[1]
+
+    @property
+    def d(self) -> int:
+        return self.W3.shape[2]
+
+    @property
+    def groups(self) -> int:
+        return self.W3.shape[0]
+
+    def generator(self, purpose: str) -> torch.Generator:
+        """A generator seeded from (spec.seed, purpose, layer index): random choices never depend on order."""
+        return torch_generator(self.spec.seed, purpose, self.index)
+
+    def step_rows(self) -> float | Tensor:
+        """The step broadcastable against W3: a float, or (groups, N, 1)."""
+        return self.step.unsqueeze(-1) if isinstance(self.step, Tensor) else self.step
+
+    def per_step(self, value: float) -> float | Tensor:
+        """A threshold in weight units in code units (value / step; 0 where the step is 0)."""
+        if isinstance(self.step, Tensor):
+            return torch.where(self.step > 0, value / self.step.where(self.step > 0, torch.ones_like(self.step)), 0.0)
+        return value / self.step if self.step > 0 else 0.0
+
+    def _chunks(self, x: Tensor) -> Iterator[Tensor]:
+        for rows in _rows_in_chunks(self.layer, x, self.job, self.keep, self.per_image):
+            yield inputs_as_groups(rows, self.groups)
+
+    def grams(self) -> tuple[Tensor, Tensor]:
+        H = G = None
+        chunks_q = self._chunks(self.x_q)
+        for X3 in self._chunks(self.x_f):
+            Xq3 = X3 if self.shared else next(chunks_q)
+            H = lower_gram(Xq3, out=H)
+            if not self.shared:
+                G = lower_gram(Xq3, X3, out=G)
+        return (H if self.shared else G), H
+
+    def float_gram(self) -> Tensor:
+        H = None
+        for X3 in self._chunks(self.x_f):
+            H = lower_gram(X3, out=H)
+        return H
+
+    def all_rows(self) -> tuple[Tensor, Tensor | None]:
+        X = _all_rows(self.layer, self.x_f, self.job, self.keep, self.per_image, self.m)
+        Xq = None if self.shared else _all_rows(self.layer, self.x_q, self.job, self.keep, self.per_image, self.m)
+        return inputs_as_groups(X, self.groups), None if Xq is None else inputs_as_groups(Xq, self.groups)
+
+    def prefers_data_form(self, block: int) -> bool:
+        """Whether driving the recursion from the inputs is cheaper than from Grams and fits in memory."""
+        if choose_form(self.N, self.d, self.m, shared=self.shared, block=block) != "data":
+            return False
+        return (1 if self.shared else 2) * self.m * self.d * self.groups * self.x_f.element_size() <= self.job.data_form_bytes
+
+
 def _quantize_layer(job: _LayerJob, f_layer: nn.Module, q_layer: nn.Module, x_f: Tensor, x_q: Tensor) -> LayerResult:
-    """Quantize q_layer's weight from the layer inputs of both networks; returns the codes and stats."""
+    """Quantize q_layer's weight from the layer inputs of both networks with the spec's method."""
     t0 = time.perf_counter()
     spec, groups = job.spec, layer_groups(f_layer)
     W = weight_matrix(f_layer)
@@ -193,51 +190,22 @@ def _quantize_layer(job: _LayerJob, f_layer: nn.Module, q_layer: nn.Module, x_f:
         # half-precision models: the engine (and numpy) work in float32
         W, x_f, x_q = W.float(), x_f.float(), (x_f.float() if x_q is x_f else x_q.float())
     W3 = as_groups(W, groups)
-    step = step_size(W, job.bits, spec.scalar, spec.percentile)
-    shared = x_f is x_q
+    step = step_size(W, job.bits, spec.scalar, spec.percentile, alphabet=spec.alphabet, granularity=spec.granularity)
     per_image = rows_per_image(f_layer, x_f, spec.patches)
     n_images = x_f.shape[0] if x_f.dim() > 1 else 1
     keep = None
     if isinstance(f_layer, nn.Conv2d):
         keep = retained_rows(n_images, per_image, spec.retain_rate, torch_generator(spec.seed, "retain", job.index))
     m = n_images * per_image if keep is None else keep.numel()
-    g, N, d = W3.shape
-
-    if spec.method == "rtn":
-        codes, form = rtn_codes(W3, step, job.bits), "rtn"
-    elif spec.method == "gptq":
-        H = None
-        for rows in _rows_in_chunks(f_layer, x_f, job, keep, per_image):
-            H = lower_gram(inputs_as_groups(rows, groups), out=H)
-        codes, form = gptq_gram_codes(W3, H, step, job.bits, damp=spec.damp), "gptq"
-    else:
-        block = auto_block(N)
-        rounder = make_rounder(
-            GPFQ_ROUNDING[spec.method], job.bits, lam_codes=spec.lam / step if step > 0 else 0.0,
-            generator=torch_generator(spec.seed, "rounding", job.index),
-        )
-        form = choose_form(N, d, m, shared=shared, block=block)
-        if form == "data" and (1 if shared else 2) * m * d * g * x_f.element_size() > job.data_form_bytes:
-            form = "gram"
-        if form == "data":
-            X = _all_rows(f_layer, x_f, job, keep, per_image, m)
-            Xq = None if shared else _all_rows(f_layer, x_q, job, keep, per_image, m)
-            codes = gpfq_data_codes(
-                W3, inputs_as_groups(X, groups), None if Xq is None else inputs_as_groups(Xq, groups), step, rounder, block
-            )
-            del X, Xq
-        else:
-            H = G = None
-            chunks_q = _rows_in_chunks(f_layer, x_q, job, keep, per_image)
-            for rows_f in _rows_in_chunks(f_layer, x_f, job, keep, per_image):
-                rows_q = rows_f if shared else next(chunks_q)
-                Xq3 = inputs_as_groups(rows_q, groups)
-                H = lower_gram(Xq3, out=H)
-                if not shared:
-                    G = lower_gram(Xq3, inputs_as_groups(rows_f, groups), out=G)
-            codes = gpfq_gram_codes(W3, H if shared else G, H, step, rounder, block)
-
+    L = levels(job.bits, spec.alphabet)
+    ctx = LayerContext(
+        job.name, job.index, job.bits, L, spec, W3, group_steps(step, *W3.shape[:2]), x_f is x_q, m, job, f_layer,
+        x_f, x_q, keep, per_image,
+    )
+    codes, form = registry.get(spec.method).quantize_layer(ctx)
     codes = codes.reshape(f_layer.weight.shape)
+    if codes.numel() and float(codes.abs().max()) > L:
+        raise LaqError(f"method {spec.method} gave codes beyond the alphabet (|code| <= {L}) at layer {job.name}; fix the method.")
     with torch.no_grad():
         q_layer.weight.copy_(dequantize(codes, step, q_layer.weight.dtype))
     return LayerResult(
@@ -246,6 +214,7 @@ def _quantize_layer(job: _LayerJob, f_layer: nn.Module, q_layer: nn.Module, x_f:
         shape=tuple(f_layer.weight.shape),
         groups=groups,
         bits=job.bits,
+        levels=L,
         step=step,
         codes=codes.to(torch.int16).cpu(),
         rel_error=math.nan,
@@ -370,11 +339,45 @@ def _capture_input(model: nn.Module, name: str, calib: Tensor, batch_size: int) 
     return torch.cat(got)
 
 
-def _run_by_prefix(fmodel: nn.Module, qmodel: nn.Module, calib: Tensor, order: list[str], on_layer: OnLayer, batch_size: int) -> None:
-    for name in order:
+def _run_by_prefix(
+    fmodel: nn.Module, qmodel: nn.Module, batch_for: Callable[[int], Tensor], order: list[str], on_layer: OnLayer, batch_size: int
+) -> None:
+    """For each layer in order: run both networks from the input on that layer's batch up to the layer."""
+    for i, name in enumerate(order):
+        calib = batch_for(i)
         x_f = _capture_input(fmodel, name, calib, batch_size)
         x_q = _capture_input(qmodel, name, calib, batch_size)
         on_layer(name, x_f, x_q if not torch.equal(x_f, x_q) else x_f)
+
+
+@dataclass
+class CalibrationSampler:
+    """Per-layer calibration: a fresh batch of `n` images for every layer, as the original GPFQ code does.
+
+    The batch of layer i (forward order) is `n` distinct indices of range(pool_size), drawn from
+    laq.seeding.rng(seed, "calibration-batch", *key, i) and sorted; `load(indices)` returns those
+    images preprocessed, on the device to use (loading lazily keeps a large pool, e.g. all CIFAR-100
+    training images at 224 px, out of memory). Both networks are re-run from the input on each batch.
+    """
+
+    pool_size: int
+    n: int
+    load: Callable[[Any], Tensor]
+    seed: int
+    key: tuple = ()
+
+    def __post_init__(self) -> None:
+        if not 0 < self.n <= self.pool_size:
+            raise LaqError(f"per-layer calibration needs {self.n} images per batch but the pool has {self.pool_size}; lower calibration_images.")
+
+    def indices(self, layer_index: int):
+        from laq.seeding import rng
+
+        gen = rng(self.seed, "calibration-batch", *self.key, layer_index)
+        return sorted(int(i) for i in gen.choice(self.pool_size, size=self.n, replace=False))
+
+    def batch(self, layer_index: int) -> Tensor:
+        return self.load(self.indices(layer_index))
 
 
 def _forward_order(model: nn.Module, example: Tensor, names: list[str]) -> list[str]:
@@ -406,7 +409,7 @@ def float32_bytes(model: nn.Module) -> int:
 
 def quantize_model(
     model: nn.Module,
-    calib: Tensor,
+    calib: Tensor | CalibrationSampler,
     spec: QuantSpec,
     *,
     batch_size: int = 32,
@@ -415,10 +418,17 @@ def quantize_model(
 ) -> QuantResult:
     """Quantize every Conv2d / Linear of `model` (not matching spec.skip) in forward order.
 
-    calib: the preprocessed calibration images (one batch tensor, on the device to use). The input
-    model is not modified; the result holds a copy whose weights are the dequantized codes.
+    calib: the preprocessed calibration images (one batch tensor, on the device to use), used for
+    every layer; or a `CalibrationSampler`, which gives every layer its own batch (both networks are
+    then re-run from the input to each layer: 2 prefix forwards of n images per layer, and each
+    LayerResult records its batch's pool indices in `calibration`). A method that needs no data
+    (registry: needs_calibration False) still runs the traversal, so one image suffices for it.
+    The input model is not modified; the result holds a copy whose weights are the dequantized codes.
     batch_size bounds how many images are unfolded at once when Gram matrices are accumulated.
     """
+    sampler = calib if isinstance(calib, CalibrationSampler) else None
+    if sampler is not None:
+        calib = sampler.batch(0)
     if not isinstance(calib, Tensor) or calib.dim() < 2 or calib.shape[0] == 0:
         raise LaqError("calibration data must be a non-empty batch tensor; check calibration_images.")
     float_bytes = float32_bytes(model)
@@ -449,6 +459,8 @@ def quantize_model(
             f_layer, q_layer = fmodel.get_submodule(name), qmodel.get_submodule(name)
             job = _LayerJob(name, index[name], bits[name], spec, batch_size, data_form_bytes)
             rec = _quantize_layer(job, f_layer, q_layer, x_f, x_q)
+            if sampler is not None:
+                rec.calibration = sampler.indices(index[name])
             out_f, out_q = f_layer(x_f), q_layer(x_q)
             _check_finite(name, rec.step, out_f, out_q, spec)
             rec.rel_error = _relative_error(f_layer, out_f, out_q)
@@ -458,10 +470,12 @@ def quantize_model(
             return out_f, out_q
 
         try:
-            if traced:
+            if sampler is not None:
+                _run_by_prefix(fmodel, qmodel, sampler.batch, order, on_layer, batch_size)
+            elif traced:
                 _run_lockstep(graph, fmodel, qmodel, calib, set(order), on_layer)
             else:
-                _run_by_prefix(fmodel, qmodel, calib, order, on_layer, batch_size)
+                _run_by_prefix(fmodel, qmodel, lambda i: calib, order, on_layer, batch_size)
         finally:
             bar.close()
     done = {r.name for r in records}
@@ -472,11 +486,11 @@ def quantize_model(
     return QuantResult(qmodel, spec, records, folded, float_bytes, traced)
 
 
-def _check_finite(name: str, step: float, out_f: Tensor, out_q: Tensor, spec: QuantSpec) -> None:
+def _check_finite(name: str, step: float | Tensor, out_f: Tensor, out_q: Tensor, spec: QuantSpec) -> None:
     """Stop at the first layer whose step or outputs are NaN/inf: such a model would be saved and scored."""
     if not bool(torch.isfinite(out_f).all()):
         raise LaqError(f"the float model's layer {name} gives non-finite outputs on the calibration images; its weights are broken, re-make the model.")
-    if not (math.isfinite(step) and bool(torch.isfinite(out_q).all())):
+    if not (bool(torch.isfinite(torch.as_tensor(step)).all()) and bool(torch.isfinite(out_q).all())):
         raise LaqError(
             f"quantizing layer {name} gave a non-finite result (step {step}); check the spec's scalar ({spec.scalar}) and percentile ({spec.percentile})."
         )
