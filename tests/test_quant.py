@@ -56,9 +56,10 @@ def reference_quantizer(x, step, L, rounding="nearest", lam=0.0, generator=None)
     return q
 
 
-def reference_gpfq(W, X, Xq, step, bits, rounding="nearest", lam=0.0, generator=None):
-    """GPFQ as in the seed: u is the N x m error matrix, one column of W at a time. Returns codes."""
-    L = 2 ** (bits - 1)
+def reference_gpfq(W, X, Xq, step, bits, rounding="nearest", lam=0.0, generator=None, L=None):
+    """GPFQ as in the seed: u is the N x m error matrix, one column of W at a time. Returns codes.
+    step: a float or one per row (per-channel); L: the largest code (default 2^(bits-1))."""
+    L = 2 ** (bits - 1) if L is None else L
     N, d = W.shape
     u = torch.zeros(N, X.shape[0], dtype=W.dtype)
     Q = torch.zeros_like(W)
@@ -68,12 +69,14 @@ def reference_gpfq(W, X, Xq, step, bits, rounding="nearest", lam=0.0, generator=
         arg = u @ Xq[:, t] / norm2 if norm2 > 0 else torch.zeros(N, dtype=W.dtype)
         Q[:, t] = reference_quantizer(arg, step, L, rounding, lam, generator)
         u -= torch.outer(Q[:, t], Xq[:, t])
-    return torch.round(Q / step)
+    s = step[:, None] if isinstance(step, torch.Tensor) else step
+    return torch.round(Q / s)
 
 
-def reference_gptq(W, X, step, bits, damp=0.01):
-    """GPTQ as sequential optimal-brain-surgeon updates with an explicitly shrunk inverse Hessian."""
-    L = 2 ** (bits - 1)
+def reference_gptq(W, X, step, bits, damp=0.01, L=None):
+    """GPTQ as sequential optimal-brain-surgeon updates with an explicitly shrunk inverse Hessian.
+    step: a float or one per row."""
+    L = 2 ** (bits - 1) if L is None else L
     H = X.T @ X
     H = H + damp * H.diagonal().mean() * torch.eye(H.shape[0], dtype=H.dtype)
     Hinv = torch.linalg.inv(H)

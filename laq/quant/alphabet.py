@@ -64,7 +64,7 @@ def rtn_codes(W: Tensor, step: float | Tensor, L: int) -> Tensor:
 
 
 def make_rounder(
-    rounding: Rounding, L: int, *, lam_codes: float | np.ndarray = 0.0, generator: torch.Generator | None = None
+    rounding: Rounding, L: int, *, lam_codes: float | np.ndarray | Tensor = 0.0, generator: torch.Generator | None = None
 ) -> Rounder:
     """The scalar quantizer a -> code (a = arg/step, lam_codes = lambda/step) on a numpy array.
 
@@ -82,6 +82,8 @@ def make_rounder(
     than torch's for these short vectors.
     """
     L = float(L)
+    if isinstance(lam_codes, Tensor):
+        lam_codes = lam_codes.detach().cpu().numpy()
     lam = lam_codes if isinstance(lam_codes, np.ndarray) else float(lam_codes)
 
     def nearest(a: np.ndarray) -> np.ndarray:

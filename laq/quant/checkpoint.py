@@ -184,7 +184,7 @@ def load_quantized(path: str | os.PathLike, model_skeleton: nn.Module) -> nn.Mod
                 step = step_t
             else:
                 raise ValueError(f"layer {name} has {step_t.numel()} steps for {info['shape'][0]} output channels")
-            state[key] = dequantize(codes, step, _DTYPES[info["dtype"]]).reshape(info["shape"])
+            state[key] = dequantize(codes.reshape(info["shape"]), step, _DTYPES[info["dtype"]])
     except (KeyError, ValueError, TypeError, AttributeError, RuntimeError) as e:
         raise LaqError(f"{path} has a malformed quantization header ({type(e).__name__}: {e}); {rebuild_hint(path)}.") from None
     state.update(tensors)
