@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from laq.quant import QuantSpec, choose_form, gpfq_codes, quantize_model, step_size
+from laq.quant import QuantSpec, choose_form, gpfq_codes, quantize_model, size_report, step_size
 from laq.quant.engine import auto_block
 
 SHAPES = [(64, 576, 50_000), (256, 2304, 3_000), (512, 4608, 800), (1000, 2048, 64)]
@@ -48,8 +48,8 @@ def layer_data(N: int, d: int, m: int, seed: int) -> tuple[torch.Tensor, torch.T
 
 
 def bench_layers(quick: bool, repeats: int) -> None:
-    print(f"{'N':>5} {'d':>5} {'m':>6} {'form':>5} {'reference s':>12} {'engine s':>9} {'speed-up':>9} {'codes equal':>12}")
-    total_ref = total_eng = 0.0
+    print(f"{'N':>5} {'d':>5} {'m':>6} {'form':>5} {'reference s':>12} {'engine s':>9} {'speed-up':>9} {'codes equal':>12} {'per-channel s':>14}")
+    total_ref = total_eng = total_chan = 0.0
     for i, (N, d, m) in enumerate(SHAPES):
         m = max(16, m // 10) if quick else m
         W, X, Xq = layer_data(N, d, m, seed=i)
@@ -63,12 +63,17 @@ def bench_layers(quick: bool, repeats: int) -> None:
             codes = gpfq_codes(W, X, Xq, step=step, bits=4)
             times.append(time.perf_counter() - t0)
         t_eng = statistics.median(times)
+        steps = step_size(W, 4, granularity="channel")
+        t0 = time.perf_counter()
+        gpfq_codes(W, X, Xq, step=steps, bits=4)
+        t_chan = time.perf_counter() - t0
         total_ref += t_ref
         total_eng += t_eng
+        total_chan += t_chan
         form = choose_form(N, d, m, shared=False, block=auto_block(N))
         agree = float((codes == ref).float().mean())
-        print(f"{N:>5} {d:>5} {m:>6} {form:>5} {t_ref:>12.2f} {t_eng:>9.3f} {t_ref / t_eng:>8.1f}x {agree:>12.6f}")
-    print(f"{'sum':>24} {total_ref:>12.2f} {total_eng:>9.3f} {total_ref / total_eng:>8.1f}x")
+        print(f"{N:>5} {d:>5} {m:>6} {form:>5} {t_ref:>12.2f} {t_eng:>9.3f} {t_ref / t_eng:>8.1f}x {agree:>12.6f} {t_chan:>14.3f}")
+    print(f"{'sum':>24} {total_ref:>12.2f} {total_eng:>9.3f} {total_ref / total_eng:>8.1f}x {'':>12} {total_chan:>14.3f}")
 
 
 def bench_resnet50(quick: bool, bits: int) -> None:
@@ -92,8 +97,11 @@ def bench_resnet50(quick: bool, bits: int) -> None:
     print(f"  relative layer error: median {statistics.median(errs):.3f}, max {max(errs):.3f}")
     for r in sorted(result.layers, key=lambda r: -r.seconds)[:5]:
         print(f"  slowest: {r.name:<22} {'x'.join(map(str, r.shape)):<14} rows {r.rows:>7} {r.form:>4} {r.seconds:.2f} s")
-    report = result.size_report()
-    print(f"  size {report['size_bytes'] / 2**20:.1f} MiB vs float32 {report['float_bytes'] / 2**20:.1f} MiB: {report['compression']:.2f}x")
+    report = size_report(result)
+    print(
+        f"  size {report['size_bytes'] / 2**20:.1f} MiB vs float32 {report['float_bytes'] / 2**20:.1f} MiB: "
+        f"{report['compression']:.2f}x, {report['bits_per_weight']:.2f} stored bits per weight ({report['alphabet']} alphabet)"
+    )
 
 
 def main() -> None:
