@@ -33,6 +33,7 @@ include: "rules/evaluate.smk"
 include: "rules/table.smk"
 include: "rules/plots.smk"
 include: "rules/findings.smk"
+include: "rules/seed.smk"
 
 
 rule all:
@@ -46,3 +47,4 @@ rule all:
         expand(P.mcnemar, spec=SPEC_NAMES),
         result_figures(),
         P.findings,
+        seed_outputs(),

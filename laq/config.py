@@ -271,6 +271,21 @@ def _quantization_errors(cfg: dict[str, Any], n: int | None, per_class: list[int
     return msgs
 
 
+def _reference_errors(cfg: dict[str, Any]) -> list[str]:
+    ref = cfg.get("reference")
+    if not ref:
+        return []
+    names = [s["name"] for s in cfg["quantization"]["specs"]]
+    msgs = []
+    if ref["spec"] not in names:
+        msgs.append(f"reference.spec = {ref['spec']!r} is not a quantization spec; use one of {', '.join(names)}.")
+    if not Path(ref["seed_log"]).is_file():
+        msgs.append(f"reference.seed_log = {ref['seed_log']!r} does not exist; the seed's logs are in resources/seed/ (run from the repository root).")
+    if not cfg["subsets"].get("file"):
+        msgs.append("reference needs subsets.file listing the seed log's subsets (resources/seed/subsets_resnet50.tsv), so rows can be matched.")
+    return msgs
+
+
 def semantic_errors(cfg: dict[str, Any], base_dir: Path) -> list[str]:
     from laq.plots.rc import check_rc
 
@@ -283,6 +298,7 @@ def semantic_errors(cfg: dict[str, Any], base_dir: Path) -> list[str]:
     if mf and not Path(mf).is_file():
         msgs.append(f"similarity.matrix_file = {mf!r} does not exist; give a .npy or .csv CxC matrix, or null to compute it.")
     msgs += _quantization_errors(cfg, n, train_images_per_class(ds, layout))
+    msgs += _reference_errors(cfg)
     try:
         check_rc(cfg["plots"].get("rc"))
     except LaqError as e:

@@ -133,6 +133,15 @@ class Paths:
     def bits_figure(self) -> str:
         return f"{self.root}/figures/{self.model}_bits_vs_accuracy.png"
 
+    @property
+    def seed_comparison(self) -> str:
+        """Per subset, variant and metric: this run's accuracy, the reference seed log's, the difference."""
+        return f"{self.root}/tables/{self.model}_seed_comparison.csv"
+
+    @property
+    def seed_figure(self) -> str:
+        return f"{self.root}/figures/{self.model}_seed_comparison.png"
+
     # bookkeeping
     def log(self, rule: str, *wildcards: str) -> str:
         name = "_".join(f"{{{w}}}" for w in wildcards) or rule

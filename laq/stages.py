@@ -47,6 +47,7 @@ def make_base_model(
         "std": list(std),
         "classes": names,
         "source": model_cfg["source"],
+        "preprocess": model_cfg.get("preprocess", "resize"),  # every consumer of this model's images reads it here
     }
     tcfg = model_cfg.get("train", {})
     if tcfg.get("epochs", 0) > 0:
@@ -68,11 +69,12 @@ def finetune(
     device: str,
     threads: int | None = None,
 ) -> list[dict[str, float]]:
-    """Fine-tune all weights on the subset's training images, keeping every output (as the seed study did)."""
+    """Fine-tune all weights on the subset's training images, keeping every output (as the seed study
+    did), with a constant learning rate; random 4-pixel crops unless `augment` is false (the seed used none)."""
     data = train.subset(classes)
     settings = TrainSettings(
         epochs=ft_cfg["epochs"], lr=ft_cfg["lr"], batch_size=ft_cfg["batch_size"], weight_decay=ft_cfg["weight_decay"], schedule="constant",
-        config_key="finetune",
+        config_key="finetune", crop_pad=4 if ft_cfg.get("augment", True) else 0,
     )
     return train_classifier(model, data, preprocess_for(meta), settings, seed=seed, device=device, threads=threads)
 
@@ -185,15 +187,18 @@ def _quantization_record(meta: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 def embedder_model(
-    embedder: str, base_checkpoint: str | None, trusted_hub: str | None = None
+    embedder: str, base_checkpoint: str | None, trusted_hub: str | None = None, *, weights: str = "DEFAULT",
+    preprocess: str = "resize",
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The model whose penultimate features embed the images: the base model, or an ImageNet backbone."""
+    """The model whose penultimate features embed the images: the base model (with its own
+    preprocessing), or an ImageNet backbone with torchvision `weights` (by name) and `preprocess`."""
     from laq.models.checkpoint import load_checkpoint
 
     if embedder == "base":
         return load_checkpoint(base_checkpoint, trusted_hub=trusted_hub)
-    b = load_base(embedder, 1000, pretrained=True)
-    return b.model.eval(), {"input_size": b.input_size, "mean": list(b.mean), "std": list(b.std), "arch": b.arch}
+    b = load_base(embedder, 1000, pretrained=True, weights=weights)
+    meta = {"input_size": b.input_size, "mean": list(b.mean), "std": list(b.std), "arch": b.arch, "preprocess": preprocess}
+    return b.model.eval(), meta
 
 
 def quantize_checkpoint(

@@ -63,4 +63,4 @@ def resolve_device(device: str) -> str:
 def preprocess_for(meta: dict[str, Any]) -> Preprocess:
     from laq.data.transforms import Preprocess
 
-    return Preprocess(int(meta["input_size"]), tuple(meta["mean"]), tuple(meta["std"]))
+    return Preprocess(int(meta["input_size"]), tuple(meta["mean"]), tuple(meta["std"]), meta.get("preprocess", "resize"))

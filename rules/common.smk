@@ -42,6 +42,11 @@ def result_figures():
     return figs + ([P.bits_figure] if len(SPEC_NAMES) > 1 else [])
 
 
+def seed_outputs():
+    """The comparison with a seed log, when config `reference` names one."""
+    return [P.seed_comparison, P.seed_figure] if config.get("reference") else []
+
+
 def study_hash(spec):
     """Hash of the config a table of `spec` depends on (plots, resources and other specs left out)."""
     keep = {k: v for k, v in config.items() if k not in ("plots", "resources", "threads", "quantization")}

@@ -15,6 +15,8 @@ rule embed:
         **heavy(config["threads"]),
     params:
         embedder=config["similarity"]["embedder"],
+        weights=config["similarity"].get("embedder_weights", "DEFAULT"),
+        preprocess=config["similarity"].get("embedder_preprocess", "resize"),
         batch_size=config["evaluation"]["batch_size"],
         device=config["device"],
     script:

@@ -8,7 +8,8 @@ from laq.io import atomic_path
 
 with job(snakemake) as log:
     train = load_split(snakemake.input.train)
-    model, meta = embedder_model(snakemake.params.embedder, snakemake.input.get("model"), trusted_hub(snakemake))
+    p = snakemake.params
+    model, meta = embedder_model(p.embedder, snakemake.input.get("model"), trusted_hub(snakemake), weights=p.weights, preprocess=p.preprocess)
     feats = penultimate_features(model, train.images, preprocess=preprocess_for(meta), batch_size=snakemake.params.batch_size, device=resolve_device(snakemake.params.device))
     log.info("embedded %d images into %d dimensions with %s", *feats.shape, meta["arch"])
     with atomic_path(snakemake.output[0]) as tmp:

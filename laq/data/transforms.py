@@ -8,17 +8,42 @@ import torch
 import torch.nn.functional as F
 
 
+PREPROCESSING: tuple[str, ...] = ("resize", "resize_crop")
+
+
+def crop_window(size: int, crop: int) -> int:
+    """Top (= left) offset of a centred crop, rounded as torchvision's CenterCrop does."""
+    return int(round((size - crop) / 2.0))
+
+
 @dataclass(frozen=True)
 class Preprocess:
+    """uint8 images -> the model's normalised input.
+
+    mode "resize": resize to S x S (our default: the whole 32 px image reaches the model);
+    "resize_crop": resize to round(S * 256 / 224), then centre-crop S (ImageNet's evaluation
+    transform, the seed study's: Resize(256) + CenterCrop(224) at S = 224, which cuts 1/8 of each side).
+    """
+
     input_size: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    mode: str = "resize"
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 [B,H,W,3] -> float32 [B,3,S,S], resized (bilinear, antialiased) if S differs."""
         x = images.permute(0, 3, 1, 2).float().div_(255.0)
-        if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", antialias=True, align_corners=False)
+        s = self.input_size
+        if self.mode == "resize_crop":
+            r = round(s * 256 / 224)
+            if x.shape[-1] != r or x.shape[-2] != r:
+                x = F.interpolate(x, size=(r, r), mode="bilinear", antialias=True, align_corners=False)
+            o = crop_window(r, s)
+            x = x[..., o : o + s, o : o + s]
+        elif self.mode != "resize":
+            raise ValueError(f"unknown preprocessing {self.mode!r}; use one of {', '.join(PREPROCESSING)}")
+        elif x.shape[-1] != s or x.shape[-2] != s:
+            x = F.interpolate(x, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
         mean = torch.tensor(self.mean, dtype=x.dtype).view(1, 3, 1, 1)
         std = torch.tensor(self.std, dtype=x.dtype).view(1, 3, 1, 1)
         return (x - mean) / std

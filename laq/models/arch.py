@@ -106,7 +106,8 @@ def check_meta(meta: Any, where: str, *, trusted_hub: str | None = None, advice:
     """A checkpoint sidecar, every field laq reads checked for type, range and size; LaqError otherwise.
 
     Required: arch, num_classes, input_size, mean and std (3 finite numbers, std > 0), classes (one
-    name per output). Other keys (provenance, history, quantization) are carried along unread here.
+    name per output); optional preprocess (resize | resize_crop, default resize). Other keys
+    (provenance, history, quantization) are carried along unread here.
     """
     if not isinstance(meta, dict):
         raise LaqError(f"{where} holds a {type(meta).__name__}, not a JSON object; {advice}.")
@@ -129,6 +130,8 @@ def check_meta(meta: Any, where: str, *, trusted_hub: str | None = None, advice:
     if not isinstance(classes, list) or len(classes) != n or not all(isinstance(c, str) for c in classes):
         got = f"{len(classes)} entries" if isinstance(classes, list) else type(classes).__name__
         raise LaqError(f"{where}: classes must list {n} names (num_classes), got {got}; {advice}.")
+    if meta.get("preprocess", "resize") not in ("resize", "resize_crop"):
+        raise LaqError(f"{where}: preprocess = {meta['preprocess']!r} is not resize or resize_crop; {advice}.")
     check_arch(meta["arch"], n, trusted_hub=trusted_hub, where=f"{where}: arch")
     return meta
 

@@ -1,7 +1,7 @@
 """Model checkpoints: a safetensors state dict plus a JSON sidecar describing how to rebuild the model.
 
 Sidecar keys: arch (see `laq.models.arch`), num_classes, input_size, mean, std, classes (names),
-source, and anything the writer adds (config hash, provenance). Nothing is unpickled, and a sidecar
+preprocess (resize | resize_crop), source, and anything the writer adds (config hash, provenance). Nothing is unpickled, and a sidecar
 is data: every field is checked (`laq.models.arch.check_meta`) before any model is built.
 """
 

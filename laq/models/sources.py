@@ -53,8 +53,10 @@ def load_base(
     width: int = 16,
     pretrained: bool = True,
     image_size: int = 32,
+    weights: str = "DEFAULT",
 ) -> BaseModel:
-    """Instantiate the base model named by `source` (see config.yaml: model.source)."""
+    """Instantiate the base model named by `source` (see config.yaml: model.source); `weights` names
+    torchvision's pretrained weights (e.g. IMAGENET1K_V1; DEFAULT = the newest)."""
     kind, _, rest = source.partition(":")
     if kind == "train":
         arch = f"cifar_resnet:{depth}:{width}"
@@ -63,7 +65,7 @@ def load_base(
         import torchvision
 
         try:
-            m = torchvision.models.get_model(rest, weights="DEFAULT" if pretrained else None)
+            m = torchvision.models.get_model(rest, weights=weights if pretrained else None)
         except _NET_ERRORS as e:
             raise _download_error(f"torchvision weights for {rest}", e) from None
         except ValueError as e:
