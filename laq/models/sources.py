@@ -29,12 +29,24 @@ class BaseModel:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _download_error(what: str, e: Exception) -> LaqError:
-    where = Path(torch.hub.get_dir()) / "checkpoints"
+def _download_error(what: str, e: Exception, where: Path | None = None) -> LaqError:
+    where = where or Path(torch.hub.get_dir()) / "checkpoints"
     return LaqError(
         f"could not download {what} ({type(e).__name__}: {e}); connect to the internet once, "
         f"put the weights in {where}, or set model.pretrained: false."
     )
+
+
+def _timm_cache(name: str) -> Path | None:
+    """Where timm looks for `hf_hub:` weights: the Hugging Face hub cache (HF_HUB_CACHE / HF_HOME)."""
+    if not name.startswith("hf_hub:"):
+        return None
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        return Path(HF_HUB_CACHE)
+    except ImportError:  # pragma: no cover - timm depends on huggingface_hub
+        return None
 
 
 _NET_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError, OSError)
@@ -79,9 +91,9 @@ def load_base(
         except RuntimeError as e:
             if "Unknown model" in str(e):
                 raise LaqError(f"timm has no model {rest!r}; see timm.list_models().") from None
-            raise _download_error(f"timm model {rest}", e) from None
+            raise _download_error(f"timm model {rest}", e, _timm_cache(rest)) from None
         except _NET_ERRORS as e:
-            raise _download_error(f"timm model {rest}", e) from None
+            raise _download_error(f"timm model {rest}", e, _timm_cache(rest)) from None
         cfg = getattr(m, "pretrained_cfg", {}) or {}
         arch_name = cfg.get("architecture", rest)
         if m.num_classes != num_classes:
