@@ -209,3 +209,39 @@ def test_retained_patch_rows_feed_the_first_layer():
     W = net.conv1.weight.detach().reshape(8, -1)
     ref = reference_gpfq(W, X[keep], X[keep], step_size(W, 4), 4)
     assert torch.equal(res.layer("conv1").codes.reshape(8, -1).to(F64), ref)
+
+
+# ---------------------------------------------------------------- the quantize stage in per-layer mode
+
+
+def test_quantize_subset_per_layer_records_each_layers_batch(tmp_path):
+    from laq.data.store import Split
+    from laq.design import quantized_runs
+    from laq.io import read_json
+    from laq.models.arch import build_arch
+    from laq.stages import quantize_subset
+
+    torch.manual_seed(0)
+    gen = np.random.default_rng(0)
+    labels = np.repeat(np.arange(8), 12)
+    train = Split(gen.integers(0, 256, (len(labels), 16, 16, 3), dtype=np.uint8), labels)
+    meta = {"arch": "cifar_resnet:8:4", "num_classes": 8, "input_size": 16, "mean": [0.5] * 3, "std": [0.25] * 3,
+            "classes": [str(c) for c in range(8)]}
+    model = build_arch("cifar_resnet:8:4", 8).eval()
+    manifest = {"id": "similar-k3-00", "classes": [1, 4, 6]}
+    runs = quantized_runs(1)
+    outputs = {run: str(tmp_path / f"{run[0]}-d{run[1]}.safetensors") for run in runs}
+    spec = {"name": "g3", "method": "gpfq", "bits": 3}
+    quantize_subset((model, meta), (model, meta), train, manifest, spec, outputs, num_classes=8, n_images=6, seed=3,
+                    batch_size=8, device="cpu", provenance_of={"base": {}, "finetuned": {}}, calibration_mode="per_layer")
+    for (variant, _), path in outputs.items():
+        cal = read_json(path[: -len(".safetensors")] + ".json")["quantization"]["calibration"]
+        assert cal["mode"] == "per_layer" and len(cal["layer_indices"]) == 10  # ResNet-8: 9 convs + fc
+        assert all(len(b) == 6 == len(set(b)) for b in cal["layer_indices"])
+        seen = {int(labels[i]) for b in cal["layer_indices"] for i in b}
+        assert seen == set(cal["image_classes"]) and seen <= set(cal["pool_classes"])
+        if variant in ("quant_aware", "finetuned_quant"):
+            assert set(cal["pool_classes"]) == {1, 4, 6}
+        elif variant == "quant_mismatched":
+            assert not set(cal["pool_classes"]) & {1, 4, 6}
+        assert len({tuple(b) for b in cal["layer_indices"]}) > 1  # batches differ between layers
