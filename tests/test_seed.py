@@ -198,3 +198,17 @@ def test_missing_cifar_says_where_to_put_it(tmp_path):
 
     with pytest.raises(LaqError, match=f"not in {tmp_path}; put the extracted .cifar-100-python. folder there"):
         prepare_dataset({"name": "cifar100", "root": str(tmp_path), "download": False}, seed=0)
+
+
+def test_missing_hub_weights_say_where_to_put_them(monkeypatch):
+    import timm
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    from laq.models.sources import load_base
+
+    def offline(name, pretrained=True):
+        raise OSError("no network")
+
+    monkeypatch.setattr(timm, "create_model", offline)
+    with pytest.raises(LaqError, match=f"put the weights in {HF_HUB_CACHE}"):
+        load_base("timm:hf_hub:anonauthors/cifar100-timm-resnet50", 100)
