@@ -1,4 +1,4 @@
-from laq.plots.results import read_table
+from laq.tables import read_table
 from laq.stats import gain_statistics, write_statistics
 from laq.tables import load_arrays
 from laq.workflow import job

@@ -1,7 +1,6 @@
 """No import cycles among laq's modules (module-level imports, including relative ones)."""
 
 import ast
-from pathlib import Path
 
 from conftest import REPO
 

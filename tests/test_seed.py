@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import torch.nn.functional as F
 
 from conftest import REPO
 from laq.design import METRICS, VARIANTS

@@ -18,10 +18,9 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from laq.io import LaqError, rebuild_hint
 from laq.plots.style import STRATEGY_COLOURS, STRATEGY_LABELS, VARIANT_STYLES, new_figure, save_figure
 from laq.stats import log_fit, mean_with_ci, spearman
-from laq.tables import per_subset, read_table, spec_label
+from laq.tables import per_subset, spec_label
 
 DISTANCE_LABEL = "median inter-class distance (symmetric KL, nats)"
 MODE_TEXT = {
