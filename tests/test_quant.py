@@ -455,8 +455,12 @@ def test_spec_from_dict_validates():
     assert spec.bits == (3, 4) and spec.skip == ("fc",) and spec.to_dict()["bits"] == [3, 4]
     with pytest.raises(ValueError, match="bitz, colour"):
         QuantSpec.from_dict({"method": "gpfq", "bitz": 4, "colour": 1})
-    for bad in ({"method": "awq"}, {"bits": 9}, {"bits": "up"}, {"percentile": 0}, {"retain_rate": 1.5}, {"lam": -1}):
-        with pytest.raises(ValueError):
+    assert QuantSpec.from_dict(spec.to_dict()) == spec and QuantSpec.from_dict({"bits": 3}).method == "gpfq"
+    for bad, why in (({"method": "awq"}, "awq"), ({"bits": 9}, "bits"), ({"bits": "up"}, "bits"), ({"percentile": 0}, "percentile"),
+                     ({"retain_rate": 1.5}, "retain_rate"), ({"method": "gpfq_l1", "lam": -1}, "lam"),
+                     ({"method": "gpfq", "lam": 0.1}, "not of method gpfq"), ({"alphabet": "int"}, "alphabet"),
+                     ({"granularity": "row"}, "granularity")):
+        with pytest.raises(ValueError, match=why):
             QuantSpec.from_dict(bad)
 
 

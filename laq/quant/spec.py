@@ -89,7 +89,7 @@ class QuantSpec:
         if unknown:
             allowed = sorted(common | set(registry.get(d.get("method", "gpfq")).options))
             raise ValueError(f"unknown quantization spec key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
-        errors = registry.spec_errors(d)
+        errors = registry.spec_errors({"method": cls.method, **d})
         if errors:
             raise ValueError("invalid quantization spec: " + "; ".join(errors))
         options = {**d.get("options", {}), **{k: v for k, v in d.items() if k in opts}}
