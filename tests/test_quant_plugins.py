@@ -84,3 +84,27 @@ def test_options_reach_the_method():
     b = quantize_model(net, calib, QuantSpec.from_dict({"method": "gptq", "bits": 3, "damp": 10.0}), progress=False)
     assert not all(torch.equal(x.codes, y.codes) for x, y in zip(a.layers, b.layers))
     assert a.spec.options == {"damp": 0.01} and b.spec.options == {"damp": 10.0}
+
+
+def test_non_integer_or_non_finite_codes_are_refused_and_dead_rows_are_zero():
+    from laq.io import LaqError
+
+    torch.manual_seed(2)
+    net = SmallNet().double().eval()
+    with torch.no_grad():
+        net.conv1.weight[3] = 0  # a dead output channel: step 0, and 0/0 in the toy method
+    calib = smooth_images(4, seed=1)
+    m = registry.register(Method("toward_zero", "toward zero", needs_calibration=False, quantize_layer=_toward_zero,
+                                 options={"shrink": {"type": "number", "default": 1.0}}))
+    try:
+        spec = QuantSpec.from_dict({"method": "toward_zero", "bits": 3, "granularity": "channel"})
+        res = quantize_model(net, calib, spec, progress=False)
+        assert (res.layer("conv1").codes[3] == 0).all() and res.layer("conv1").step[3] == 0
+        registry.register(Method("unrounded", "unrounded", needs_calibration=False,
+                                 quantize_layer=lambda ctx: (ctx.W3 / ctx.step_rows(), "x")))
+        with pytest.raises(LaqError, match="unrounded gave non-integer or non-finite codes"):
+            quantize_model(net, calib, QuantSpec(method="unrounded", bits=3), progress=False)
+    finally:
+        registry.unregister("toward_zero")
+        registry.unregister("unrounded")
+    assert m.name == "toward_zero"

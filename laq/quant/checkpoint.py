@@ -25,20 +25,11 @@ from torch import Tensor, nn
 
 from laq.io import LaqError, atomic_path, canonical_safetensors, rebuild_hint
 from laq.quant.layers import apply_fold_structure
-from laq.quant.result import QuantResult, dequantize
+from laq.quant.result import QuantResult, code_width, dequantize
 
 FORMAT = "laq-quantized-v1"
 _CHUNK = 1 << 20  # values packed per numpy pass (a multiple of 8, so chunks end on byte boundaries)
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def code_width(codes: Tensor) -> tuple[int, int]:
-    """(bits per code, offset): codes - offset fit in `width` unsigned bits (the "gpfq" alphabet has
-    2^b + 1 levels, so a layer that uses both extremes needs b + 1 bits; "signed" fits b bits)."""
-    if codes.numel() == 0:
-        return 0, 0
-    lo, hi = int(codes.min()), int(codes.max())
-    return (hi - lo).bit_length(), lo
 
 
 def pack_codes(codes: Tensor) -> tuple[Tensor, int, int]:

@@ -203,7 +203,13 @@ def _quantize_layer(job: _LayerJob, f_layer: nn.Module, q_layer: nn.Module, x_f:
         x_f, x_q, keep, per_image,
     )
     codes, form = registry.get(spec.method).quantize_layer(ctx)
+    if isinstance(step, Tensor):
+        # a row whose step is 0 is all zeros whatever a method computes for it (often 0/0)
+        codes = torch.where(ctx.step.unsqueeze(-1) > 0, codes, torch.zeros_like(codes))
     codes = codes.reshape(f_layer.weight.shape)
+    # the checkpoint stores integer codes: anything else would be saved as another model than the one measured
+    if not bool(torch.isfinite(codes).all()) or not torch.equal(codes, codes.round()):
+        raise LaqError(f"method {spec.method} gave non-integer or non-finite codes at layer {job.name}; it must return whole numbers.")
     if codes.numel() and float(codes.abs().max()) > L:
         raise LaqError(f"method {spec.method} gave codes beyond the alphabet (|code| <= {L}) at layer {job.name}; fix the method.")
     with torch.no_grad():

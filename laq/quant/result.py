@@ -23,6 +23,15 @@ def dequantize(codes: Tensor, step: float | Tensor, dtype: torch.dtype) -> Tenso
     return codes.to(dtype) * step
 
 
+def code_width(codes: Tensor) -> tuple[int, int]:
+    """(bits per code, offset): codes - offset fit in `width` unsigned bits (the "gpfq" alphabet has
+    2^b + 1 levels, so a layer that uses both extremes needs b + 1 bits; "signed" fits b bits)."""
+    if codes.numel() == 0:
+        return 0, 0
+    lo, hi = int(codes.min()), int(codes.max())
+    return (hi - lo).bit_length(), lo
+
+
 @dataclass
 class LayerResult:
     """One quantized layer: integer codes (int16, weight shape) with code * step = the new weight.
@@ -52,11 +61,16 @@ class LayerResult:
         layer at the width its codes actually span, at most this)."""
         return code_bits(self.levels)
 
+    @property
+    def stored_bits(self) -> int:
+        """Bits per code in the checkpoint: the width of the range the codes span."""
+        return code_width(self.codes)[0]
+
     def row(self) -> dict[str, Any]:
         step = self.step if not isinstance(self.step, Tensor) else float(self.step.float().mean())
         return {
             "name": self.name, "kind": self.kind, "shape": "x".join(map(str, self.shape)), "groups": self.groups,
-            "bits": self.bits, "code_bits": self.code_bits, "levels": 2 * self.levels + 1,
+            "bits": self.bits, "code_bits": self.code_bits, "stored_bits": self.stored_bits, "levels": 2 * self.levels + 1,
             "step": step, "steps": 1 if not isinstance(self.step, Tensor) else self.step.numel(),
             "rel_error": self.rel_error, "sparsity": self.sparsity, "rows": self.rows, "form": self.form,
             "seconds": self.seconds,
@@ -64,7 +78,7 @@ class LayerResult:
 
 
 TABLE_COLUMNS = (
-    "name", "kind", "shape", "groups", "bits", "code_bits", "levels", "step", "steps", "rel_error", "sparsity", "rows",
+    "name", "kind", "shape", "groups", "bits", "code_bits", "stored_bits", "levels", "step", "steps", "rel_error", "sparsity", "rows",
     "form", "seconds",
 )
 
