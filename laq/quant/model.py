@@ -191,6 +191,10 @@ def _quantize_layer(job: _LayerJob, f_layer: nn.Module, q_layer: nn.Module, x_f:
         W, x_f, x_q = W.float(), x_f.float(), (x_f.float() if x_q is x_f else x_q.float())
     W3 = as_groups(W, groups)
     step = step_size(W, job.bits, spec.scalar, spec.percentile, alphabet=spec.alphabet, granularity=spec.granularity)
+    if not bool(torch.isfinite(W).all()):
+        raise LaqError(f"the float model's layer {job.name} has non-finite weights; they are broken, re-make the model.")
+    if not bool(torch.isfinite(torch.as_tensor(step)).all()):
+        raise _non_finite(job.name, step, spec)  # before the method: its codes would only blame it
     per_image = rows_per_image(f_layer, x_f, spec.patches)
     n_images = x_f.shape[0] if x_f.dim() > 1 else 1
     keep = None
@@ -497,9 +501,14 @@ def _check_finite(name: str, step: float | Tensor, out_f: Tensor, out_q: Tensor,
     if not bool(torch.isfinite(out_f).all()):
         raise LaqError(f"the float model's layer {name} gives non-finite outputs on the calibration images; its weights are broken, re-make the model.")
     if not (bool(torch.isfinite(torch.as_tensor(step)).all()) and bool(torch.isfinite(out_q).all())):
-        raise LaqError(
-            f"quantizing layer {name} gave a non-finite result (step {step}); check the spec's scalar ({spec.scalar}) and percentile ({spec.percentile})."
-        )
+        raise _non_finite(name, step, spec)
+
+
+def _non_finite(name: str, step: float | Tensor, spec: QuantSpec) -> LaqError:
+    shown = step if not isinstance(step, Tensor) else "per channel"
+    return LaqError(
+        f"quantizing layer {name} gave a non-finite result (step {shown}); check the spec's scalar ({spec.scalar}) and percentile ({spec.percentile})."
+    )
 
 
 def _trace(model: nn.Module, names: list[str]) -> tuple[fx.Graph | None, list[str]]:
