@@ -162,6 +162,8 @@ def spec_description(q: dict[str, Any]) -> dict[str, Any]:
         "bits_per_weight": q.get("bits_per_weight"),
         "size_bytes": q["size_bytes"],
         "compression": q["compression"],
+        # only when set, so that the evaluation files of specs without it stay as they were
+        **({"allow_degenerate": True} if q["spec"].get("allow_degenerate") else {}),
     }
 
 
@@ -219,6 +221,7 @@ def quantize_checkpoint(
     `seed` (the study seed) drives patch sub-sampling and stochastic rounding unless the spec sets its own.
     """
     from laq.quant import QuantSpec, quantize_model
+    from laq.quant.degenerate import DegenerateLayer
     from laq.quant.model import CalibrationSampler
 
     prep = preprocess_for(meta)
@@ -230,7 +233,10 @@ def quantize_checkpoint(
         calib = CalibrationSampler(
             len(calib_images), n, lambda idx: prep(torch.from_numpy(calib_images[idx])).to(device), seed=seed, key=key
         )
-    return quantize_model(model.to(device), calib, qspec, batch_size=batch_size)
+    try:
+        return quantize_model(model.to(device), calib, qspec, batch_size=batch_size)
+    except DegenerateLayer as e:
+        raise e.named(spec["name"]) from None
 
 
 def quantize_subset(
@@ -248,6 +254,7 @@ def quantize_subset(
     device: str,
     provenance_of: Mapping[str, dict[str, Any]],
     calibration_mode: str = "fixed",
+    sources: Mapping[str, str] | None = None,
 ) -> None:
     """Quantize every variant of one subset under one spec, from every calibration draw (see laq.design),
     writing each to outputs[(variant, draw)] with its sidecar and layer table.
@@ -257,6 +264,8 @@ def quantize_subset(
     A method that reads no data (RTN) gives the same model whatever the calibration, so each model is
     quantized once and written under every condition and draw. `provenance_of` maps "base"/"finetuned"
     to the provenance block of that model's quantizations (computed once per job: hashing is slow).
+    `sources` maps "base"/"finetuned" to their checkpoints' paths: a model with non-finite weights or
+    activations is refused naming its file and the setting that made it, before any quantization.
     """
     from laq.quant import save_quantized, size_report, write_layer_table
     from laq.quant.registry import get as get_method
@@ -265,6 +274,8 @@ def quantize_subset(
     by_variant = {q.variant: q for q in QUANTIZED}
     data_free = not get_method(spec["method"]).needs_calibration
     done: dict[tuple, Any] = {}
+    if sources:
+        _check_inputs(models, sources, train.subset(manifest["classes"]).images[:n_images or 1], device)
     for (variant, draw), path in tqdm(outputs.items(), desc=f"{manifest['id']} {spec['name']}", mininterval=2):
         q = by_variant[variant]
         model, meta = models[q.model]
@@ -296,12 +307,26 @@ def quantize_subset(
         log.info("%s %s d%d: %s", manifest["id"], variant, draw, ", ".join(f"{r.name} {r.rel_error:.3g}" for r in result.layers))
 
 
+def _check_inputs(models: Mapping[str, tuple[torch.nn.Module, dict[str, Any]]], sources: Mapping[str, str], images: np.ndarray,
+                  device: str) -> None:
+    """A broken input model is named as such (and the setting that made it), not blamed on the quantizer."""
+    from laq.quant.degenerate import check_float_model
+
+    for which, (model, meta) in models.items():
+        setting = "finetune.lr" if which == "finetuned" else ("model.train.lr" if meta.get("history") else None)
+        x = preprocess_for(meta)(torch.from_numpy(images)).to(device)
+        check_float_model(model.to(device), x, sources[which], "fine-tuned" if which == "finetuned" else "base", setting)
+
+
 def load_quantized_checkpoint(path: str, trusted_hub: str | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A quantized checkpoint rebuilt as a float model whose weights are the dequantized codes."""
     from laq.models.arch import build_arch
     from laq.models.checkpoint import read_meta
     from laq.quant import load_quantized
+    from laq.quant.degenerate import check_loaded
 
     meta = read_meta(path, trusted_hub=trusted_hub)
     skeleton = build_arch(meta["arch"], meta["num_classes"], trusted_hub=trusted_hub, where=f"sidecar of {path}: arch")
-    return load_quantized(path, skeleton).eval(), meta
+    model = load_quantized(path, skeleton).eval()
+    check_loaded(path, model, meta.get("quantization", {}).get("spec", {}))
+    return model, meta

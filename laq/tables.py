@@ -79,6 +79,7 @@ def table_rows(
     draws = {len(quantized[v]) for v in QUANTIZED_VARIANTS}
     if len(draws) != 1:
         raise LaqError(f"subset {manifest['id']} has different numbers of draws per variant {sorted(draws)}; re-run evaluate.")
+    _refuse_all_zero(manifest["id"], quantized)
     rows = []
     for d in range(draws.pop()):
         found = {"original": original, "finetuned": ft, **{v: quantized[v][d] for v in QUANTIZED_VARIANTS}}
@@ -92,6 +93,19 @@ def table_rows(
         row["checkpoints_sha256"] = " ".join(f"{v}:{found[v]['sha256'][:12]}" for v in VARIANTS)
         rows.append(row)
     return rows
+
+
+def _refuse_all_zero(subset: str, quantized: dict[str, Any]) -> None:
+    """A quantized model whose weights are all zero predicts a constant: kept out of tables unless its spec allows it."""
+    if quantized.get("quantization", {}).get("allow_degenerate"):
+        return
+    for v in QUANTIZED_VARIANTS:
+        for d, m in enumerate(quantized[v]):
+            if m.get("sparsity", 0.0) >= 1.0:
+                raise LaqError(
+                    f"subset {subset}: the {v} model of draw {d} has only zero weights (sparsity 1.0); change the spec's "
+                    "scalar or percentile and re-run quantize, or set allow_degenerate: true in the spec if that is intended."
+                )
 
 
 def write_table(path: str, rows: list[dict[str, Any]], extra: dict[str, Any]) -> pd.DataFrame:

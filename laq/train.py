@@ -94,6 +94,7 @@ def _train(model, data, preprocess, settings, *, seed, device, progress):
             opt, max_lr=settings.lr, total_steps=settings.epochs * steps_per_epoch, pct_start=0.25
         )
     history = []
+    first = math.nan  # the first batch's loss (before any update): the scale a diverging loss is measured against
     for epoch in range(settings.epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=gen)
@@ -115,15 +116,38 @@ def _train(model, data, preprocess, settings, *, seed, device, progress):
             value = loss.item()
             if not math.isfinite(value):
                 raise _diverged(settings, f"the loss is {value} at epoch {epoch + 1}, step {step + 1}")
+            if epoch == step == 0:
+                first = value
             total_loss += value * len(idx)
             correct += (out.argmax(1) == y).sum().item()
         if not all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point()):
             raise _diverged(settings, f"the weights are non-finite after epoch {epoch + 1}")
+        _check_divergence(model, settings, epoch, total_loss / n, first, out.shape[-1], preprocess(images[: settings.batch_size]).to(device))
         # no wall time in the record: it ends up in checkpoints, which must be byte-reproducible
         rec = {"epoch": epoch + 1, "loss": total_loss / n, "train_acc": 100.0 * correct / n}
         log.info("epoch %d: loss %.4f, train top-1 %.2f%%, %.1f s", rec["epoch"], rec["loss"], rec["train_acc"], time.perf_counter() - t0)
         history.append(rec)
     return history
+
+
+GROWTH = 10.0  # an epoch's mean loss above GROWTH x max(first batch's loss, ln classes) is divergence
+
+
+def _check_divergence(model, settings, epoch, loss, first, classes, held):
+    """Stop a run whose loss has grown far beyond where it started, or whose model gives non-finite
+    logits in eval mode on a fixed batch (BatchNorm's running statistics can overflow while the
+    training-mode loss stays finite). The floor ln(classes), the loss of a uniform guess, keeps a
+    fine-tune that starts near 0 from tripping on ordinary noise. Eval mode and no_grad leave weights,
+    statistics and random streams as they were, so a healthy run is unchanged."""
+    scale = max(first, math.log(max(2, classes)))
+    if loss > GROWTH * scale:
+        raise _diverged(settings, f"epoch {epoch + 1}'s mean loss {loss:.4g} is over {GROWTH:g}x where it started, {scale:.3g}")
+    model.eval()
+    with torch.no_grad():
+        finite = bool(torch.isfinite(model(held)).all())
+    model.train()
+    if not finite:
+        raise _diverged(settings, f"the model gives non-finite logits in eval mode after epoch {epoch + 1}")
 
 
 def _diverged(settings: TrainSettings, what: str) -> LaqError:

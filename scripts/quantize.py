@@ -17,4 +17,4 @@ with job(snakemake) as log:
     quantize_subset(load_checkpoint(inp.base, trusted_hub=hub), load_checkpoint(inp.finetuned, trusted_hub=hub), load_split(inp.train), manifest, p.spec,
                     dict(zip(runs, snakemake.output.models)), num_classes=len(read_json(inp.classes)["names"]),
                     n_images=p.calibration_images, seed=p.seed, batch_size=p.batch_size, device=resolve_device(p.device),
-                    provenance_of=prov, calibration_mode=p.calibration_mode)
+                    provenance_of=prov, calibration_mode=p.calibration_mode, sources={"base": inp.base, "finetuned": inp.finetuned})

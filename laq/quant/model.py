@@ -23,7 +23,7 @@ from torch import Tensor, fx, nn
 from tqdm import tqdm
 
 from laq.io import LaqError
-from laq.quant import registry
+from laq.quant import degenerate, registry
 from laq.quant.alphabet import step_size
 from laq.quant.engine import as_groups, choose_form, group_steps, inputs_as_groups, lower_gram
 from laq.quant.layers import (
@@ -195,6 +195,7 @@ def _quantize_layer(job: _LayerJob, f_layer: nn.Module, q_layer: nn.Module, x_f:
         raise LaqError(f"the float model's layer {job.name} has non-finite weights; they are broken, re-make the model.")
     if not bool(torch.isfinite(torch.as_tensor(step)).all()):
         raise _non_finite(job.name, step, spec)  # before the method: its codes would only blame it
+    degenerate.check_step(job.name, W, step, spec)
     per_image = rows_per_image(f_layer, x_f, spec.patches)
     n_images = x_f.shape[0] if x_f.dim() > 1 else 1
     keep = None
@@ -211,6 +212,7 @@ def _quantize_layer(job: _LayerJob, f_layer: nn.Module, q_layer: nn.Module, x_f:
         # a row whose step is 0 is all zeros whatever a method computes for it (often 0/0)
         codes = torch.where(ctx.step.unsqueeze(-1) > 0, codes, torch.zeros_like(codes))
     codes = codes.reshape(f_layer.weight.shape)
+    degenerate.check_codes(job.name, W, codes, spec)
     # the checkpoint stores integer codes: anything else would be saved as another model than the one measured
     if not bool(torch.isfinite(codes).all()) or not torch.equal(codes, codes.round()):
         raise LaqError(f"method {spec.method} gave non-integer or non-finite codes at layer {job.name}; it must return whole numbers.")

@@ -52,6 +52,8 @@ class QuantSpec:
     fold_bn: fold BatchNorm into the preceding conv before quantizing.
     skip: glob patterns of module names (e.g. "fc", "layer4.*") left in float.
     seed: seeds the patch sub-sampling and any random rounding.
+    allow_degenerate: let a layer quantize to all zeros (step underflow, all-zero codes); refused
+        otherwise (laq.quant.degenerate), since such a model predicts a constant.
     options: the method's own options (e.g. gpfq_l1's `lam`, gptq's `damp`); missing ones take the
         method's defaults.
     """
@@ -67,6 +69,7 @@ class QuantSpec:
     skip: tuple[str, ...] = ()
     seed: int = 0
     patches: str = "conv"
+    allow_degenerate: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -155,6 +158,8 @@ def _problems(s: QuantSpec) -> list[str]:
         out.append(f"skip {list(s.skip)!r} must be a list of glob patterns")
     if not isinstance(s.seed, int) or isinstance(s.seed, bool) or s.seed < 0:
         out.append(f"seed {s.seed!r} must be an int >= 0")
+    if not isinstance(s.allow_degenerate, bool):
+        out.append(f"allow_degenerate {s.allow_degenerate!r} must be true or false")
     if s.patches not in PATCHES:
         out.append(f"patches {s.patches!r} is not one of {', '.join(PATCHES)}")
     return out
