@@ -15,7 +15,7 @@ rule train_base:
     resources:
         **heavy(config["threads"], time_scale=2),
     params:
-        model=config["model"],
+        model=needs.model(config),
         seed=config["seed"],
         device=config["device"],
         threads=config["threads"],  # pinned, not --cores: the trained weights depend on it

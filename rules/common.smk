@@ -3,15 +3,23 @@ import re
 import sys
 
 from laq.config import validate_config
+from laq import owner
 from laq.design import quantized_runs
-from laq.io import LaqError, config_hash
+from laq.io import LaqError
+import laq.params as needs  # each rule's params: what it reads, without options the setting ignores
 from laq.paths import Paths, layer_table, sidecar, svg
 from laq.subsets import read_subsets_file, subset_ids
 
 try:
     validate_config(config, workflow.basedir)
+    owner.check(config["results"])  # one results folder, one working directory (laq/owner.py)
 except LaqError as e:
     sys.exit(str(e))
+
+
+onstart:
+    owner.claim(config["results"])
+
 
 P = Paths.from_config(config)
 SPECS = {s["name"]: s for s in config["quantization"]["specs"]}
@@ -48,10 +56,8 @@ def seed_outputs():
 
 
 def study_hash(spec):
-    """Hash of the config a table of `spec` depends on (plots, resources and other specs left out)."""
-    keep = {k: v for k, v in config.items() if k not in ("plots", "resources", "threads", "quantization")}
-    keep["quantization"] = {**config["quantization"], "specs": [SPECS[spec]]}
-    return config_hash(keep)
+    """Hash of the config a table of `spec` depends on (laq.params.study)."""
+    return needs.study_hash(config, SPECS[spec])
 
 
 def heavy(threads=1, mem_scale=1.0, time_scale=1.0):

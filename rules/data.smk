@@ -22,7 +22,7 @@ rule prepare_data:
         **heavy(config["threads"]),
     params:
         **({"fingerprint": DATA_FINGERPRINT} if DATA_FINGERPRINT else {}),
-        dataset=config["dataset"],
+        dataset=needs.dataset(config),
         seed=config["seed"],
     script:
         "../scripts/prepare_data.py"

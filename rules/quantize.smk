@@ -28,8 +28,8 @@ rule quantize:
         **heavy(1),
     params:
         spec=lambda wc: SPECS[wc.spec],
-        calibration_images=config["quantization"]["calibration_images"],
-        calibration_mode=config["quantization"].get("calibration_mode", "fixed"),
+        calibration_images=lambda wc: needs.calibration(config, SPECS[wc.spec])["calibration_images"],
+        calibration_mode=lambda wc: needs.calibration(config, SPECS[wc.spec])["calibration_mode"],
         draws=DRAWS,
         batch_size=config["quantization"]["batch_size"],
         seed=config["seed"],

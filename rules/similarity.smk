@@ -14,9 +14,7 @@ rule embed:
     resources:
         **heavy(config["threads"]),
     params:
-        embedder=config["similarity"]["embedder"],
-        weights=config["similarity"].get("embedder_weights", "DEFAULT"),
-        preprocess=config["similarity"].get("embedder_preprocess", "resize"),
+        embedder=needs.embedder(config),
         batch_size=config["evaluation"]["batch_size"],
         device=config["device"],
     script:
@@ -40,7 +38,7 @@ rule distance:
     resources:
         **heavy(config["threads"]),
     params:
-        similarity={k: v for k, v in config["similarity"].items() if k not in ("embedder",)},
+        similarity=needs.similarity(config),
         seed=config["seed"],
     script:
         "../scripts/distance.py"
@@ -67,6 +65,6 @@ rule plot_similarity:
         **LIGHT,
     params:
         rc=config["plots"].get("rc", {}),
-        method=config["similarity"]["method"],
+        method=needs.similarity(config).get("method"),
     script:
         "../scripts/plot_similarity.py"

@@ -13,7 +13,6 @@ rule subset:
     params:
         seed=config["seed"],
         size=config["subsets"]["size"],
-        file=config["subsets"].get("file"),
     script:
         "../scripts/make_subset.py"
 

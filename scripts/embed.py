@@ -9,7 +9,9 @@ from laq.io import atomic_path
 with job(snakemake) as log:
     train = load_split(snakemake.input.train)
     p = snakemake.params
-    model, meta = embedder_model(p.embedder, snakemake.input.get("model"), trusted_hub(snakemake), weights=p.weights, preprocess=p.preprocess)
+    e = p.embedder  # weights and preprocess only for an ImageNet embedder (laq.params.embedder)
+    model, meta = embedder_model(e["embedder"], snakemake.input.get("model"), trusted_hub(snakemake), weights=e.get("weights", "DEFAULT"),
+                                 preprocess=e.get("preprocess", "resize"))
     feats = penultimate_features(model, train.images, preprocess=preprocess_for(meta), batch_size=snakemake.params.batch_size, device=resolve_device(snakemake.params.device))
     log.info("embedded %d images into %d dimensions with %s", *feats.shape, meta["arch"])
     with atomic_path(snakemake.output[0]) as tmp:
