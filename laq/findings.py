@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from laq.design import GAINS
+from laq.design import GAINS, VARIANT_LABELS
 from laq.stats import OVERLAP_NOTE
 from laq.tables import spec_label
 
@@ -30,12 +30,14 @@ class Section:
 
 @dataclass(frozen=True)
 class SpecResults:
-    """One spec's inputs to the findings: its table (long format), gain summary and accuracy statistics (mode all)."""
+    """One spec's inputs to the findings: its table (long format), gain summary, accuracy statistics (mode
+    all) and the decomposition of its all-classes gains (laq.stats.decomposition_statistics; None: not made)."""
 
     name: str
     table: pd.DataFrame
     gains: pd.DataFrame
     statistics: pd.DataFrame
+    decomposition: pd.DataFrame | None = None
 
 
 def _pp(x: float) -> str:
@@ -64,6 +66,40 @@ def _row(gains: pd.DataFrame, comparison: str, mode: str) -> pd.Series:
     return hit.iloc[0]
 
 
+def _has(gains: pd.DataFrame, comparison: str, mode: str = "all") -> bool:
+    return bool(((gains["comparison"] == comparison) & (gains["mode"] == mode)).any())
+
+
+def _num(row: pd.Series, key: str) -> float:
+    v = row.get(key)
+    try:
+        return float(v) if v is not None else math.nan
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _mde_clause(row: pd.Series) -> str:
+    """What the design could have detected, for a "no effect detected" sentence (empty if unknown)."""
+    m = _num(row, "mde_pp")
+    if not math.isfinite(m):
+        return ""
+    s = f"; an effect of ±{m:.2f} pp would have been detected with 80 % power (minimum detectable effect, t-test on the subset means"
+    share = _num(row, "draw_noise_share")
+    if math.isfinite(share):
+        s += f"; draw noise is {min(share, 1.0):.0%} of their variance"
+    return s + ")"
+
+
+def _class_clause(row: pd.Series) -> str:
+    """The class-aware interval where it disagrees with the hierarchical one about detection."""
+    lo, hi = _num(row, "class_ci_low"), _num(row, "class_ci_high")
+    if not (math.isfinite(lo) and math.isfinite(hi)) or detected(lo, hi) == detected(row["ci_low"], row["ci_high"]):
+        return ""
+    verdict = "excludes" if detected(lo, hi) else "contains"
+    return (f" The class-aware interval, which also resamples the classes that subsets share, {verdict} 0 "
+            f"({_ci(lo, hi)}).")
+
+
 def gain_sentence(row: pd.Series, text: str, spec_text: str) -> str:
     """One gain (label-aware minus a control) in words, its wording chosen by its CI."""
     n = f"{int(row['n_subsets'])} subsets × {int(row['n_draws'])} draws"
@@ -74,12 +110,98 @@ def gain_sentence(row: pd.Series, text: str, spec_text: str) -> str:
         verb = "raised" if row["mean_pp"] > 0 else "lowered"
         s = f"{spec_text}: {what} {verb} top-1 by {nums}"
         # The two tests can disagree; say so rather than let either speak alone.
-        return s + ("; the Wilcoxon test over subsets does not confirm it." if p >= 0.05 else ".")
+        return s + ("; the Wilcoxon test over subsets does not confirm it." if p >= 0.05 else ".") + _class_clause(row)
     s = f"{spec_text}: no effect detected of {what}: {nums}; the interval contains 0"
     if p < 0.05:
         s += (", although the Wilcoxon test over subset means, which leaves out the draw-to-draw spread, gives"
               " p < 0.05: more draws or subsets would settle it")
-    return s + "."
+    return s + _mde_clause(row) + "." + _class_clause(row)
+
+
+def lead_sentence(all_row: pd.Series, sub_row: pd.Series, text: str, spec_text: str) -> str:
+    """The co-primary result: one gain over all classes and restricted to the subset, side by side."""
+    def part(r: pd.Series, where: str) -> str:
+        state = "detected" if detected(r["ci_low"], r["ci_high"]) else "not detected"
+        return f"{_pp(r['mean_pp'])} {_ci(r['ci_low'], r['ci_high'])} {where} ({state})"
+
+    return (f"{spec_text}, co-primary result: calibrating on the subset's own classes {text} changed top-1 by "
+            f"{part(all_row, 'over all classes')} and by {part(sub_row, 'restricted to the subset’s classes')}.")
+
+
+def decomposition_sentence(dec: pd.DataFrame, gain: str, text: str, subtrahend_label: str) -> str | None:
+    """The all-classes gain split into its within-subset and out-of-subset parts (laq.stats.decomposition)."""
+    d = dec[dec["comparison"] == gain].set_index("component")
+    if not {"all", "within", "outside"} <= set(d.index):
+        return None
+    total, w, o = d.loc["all"], d.loc["within"], d.loc["outside"]
+
+    def part(r: pd.Series) -> str:
+        share = f", {r['share']:.0%} of it" if math.isfinite(float(r["share"])) else ""
+        return f"{_pp(r['mean_pp'])} {_ci(r['ci_low'], r['ci_high'])}{share}"
+
+    return (f"Of the all-classes gain {text} ({_pp(total['mean_pp'])}), {part(w)} is accuracy within the subset's "
+            f"classes and {part(o)} is out-of-subset predictions avoided (images predicted as a class outside the "
+            f"subset that restricting the outputs would have got right); the two parts add up to the whole in every "
+            f"subset and draw. {subtrahend_label} predicted a class outside the subset for "
+            f"{total['subtrahend_outside_pct']:.1f} % of the subsets' test images, the label-aware model for "
+            f"{total['minuend_outside_pct']:.1f} %.")
+
+
+def control_sentences(gains: pd.DataFrame, gain: str, spec_text: str) -> list[str]:
+    """The label-aware model against the label-agnostic one given the subset knowledge without calibration,
+    and whether the label-aware advantage survives it."""
+    out = []
+    base = _row(gains, gain, "all")
+    how = {
+        "prior": "given the subset's class prior instead (its logits shifted toward the subset's classes by "
+                 "log((0.99/k) / (0.01/(C−k))), a strength fixed in advance, not tuned on test data)",
+        "restricted": "with its outputs restricted to the subset's classes",
+    }
+    verdicts = {}
+    for suffix, text in how.items():
+        if not _has(gains, f"{gain}_{suffix}"):
+            continue
+        r = _row(gains, f"{gain}_{suffix}", "all")
+        state = (("raised" if r["mean_pp"] > 0 else "lowered") + " top-1 by") if detected(r["ci_low"], r["ci_high"]) else \
+            "made no detected difference:"
+        s = (f"{spec_text}: against the label-agnostic model {text}, which reaches {r['subtrahend_top1']:.1f} % top-1, "
+             f"label-aware calibration (all outputs, {r['minuend_top1']:.1f} %) {state} {_pp(r['mean_pp'])} "
+             f"{_ci(r['ci_low'], r['ci_high'])}, {_p(r['wilcoxon_p'])}")
+        out.append(s + ("" if detected(r["ci_low"], r["ci_high"]) else _mde_clause(r)) + ".")
+        verdicts[suffix] = r
+    if "prior" in verdicts:
+        r = verdicts["prior"]
+        if not (detected(base["ci_low"], base["ci_high"]) and base["mean_pp"] > 0):
+            out.append(f"{spec_text}: there is no detected all-classes advantage of label-aware calibration for the "
+                       "prior-corrected control to explain.")
+        elif detected(r["ci_low"], r["ci_high"]) and r["mean_pp"] > 0:
+            out.append(f"{spec_text}: the label-aware advantage over all classes remains against the prior-corrected "
+                       "label-agnostic model.")
+        else:
+            out.append(f"{spec_text}: the label-aware advantage over all classes vanishes against the prior-corrected "
+                       "label-agnostic model: a bias shift toward the subset's classes, without any calibration, "
+                       "does as well.")
+    return out
+
+
+def falsifier(statement: str, row: pd.Series | None, reference: float, what: str) -> str:
+    """"<statement>": held / did not hold / undetermined, from `row`'s interval. Held: the interval reaches
+    no higher than 0 at its low end and stays below a positive `reference` (the effect the statement says
+    is gone); did not hold: it excludes 0 with a positive sign; undetermined otherwise (too wide to tell,
+    nothing to compare with, or no data)."""
+    if row is None or not (math.isfinite(_num(row, "ci_low")) and math.isfinite(_num(row, "ci_high"))):
+        return f"Falsifier “{statement}”: undetermined ({what}: no interval)."
+    lo, hi, m = float(row["ci_low"]), float(row["ci_high"]), float(row["mean_pp"])
+    nums = f"{what}: {_pp(m)} {_ci(lo, hi)}"
+    if lo > 0:
+        verdict = "did not hold"
+    elif math.isfinite(reference) and reference > 0 and hi < reference:
+        verdict = "held"
+        nums += f", below the {_pp(reference)} it is compared with"
+    else:
+        verdict = "undetermined"
+        nums += (f", its interval reaches the {_pp(reference)} it is compared with" if math.isfinite(reference) else "")
+    return f"Falsifier “{statement}”: {verdict} ({nums})."
 
 
 def cost_sentence(row: pd.Series, spec_text: str) -> str:
@@ -126,8 +248,18 @@ def findings(
     for i, spec in enumerate(specs):
         label = f"{spec.name} ({spec_label(spec.table)})"
         sec = Section(f"{label}{' — headline' if i == 0 else ''}")
-        sec.bullets.append(cost_sentence(_row(spec.gains, "cost_agnostic", "all"), f"At {label}"))
-        for gain in GAINS:
+        at = f"At {label}"
+        sec.bullets.append(cost_sentence(_row(spec.gains, "cost_agnostic", "all"), at))
+        made = [g for g in GAINS if _has(spec.gains, g.name)]  # the conditions this run made
+        if made:
+            lead = made[0]
+            sec.bullets.append(lead_sentence(_row(spec.gains, lead.name, "all"), _row(spec.gains, lead.name, "sub"), lead.text, at))
+            if spec.decomposition is not None:
+                s = decomposition_sentence(spec.decomposition, lead.name, lead.text, VARIANT_LABELS[lead.subtrahend].capitalize())
+                if s:
+                    sec.bullets.append(s)
+            sec.bullets += control_sentences(spec.gains, lead.name, at)
+        for gain in made:
             for mode in ("all", "sub"):
                 row = _row(spec.gains, gain.name, mode)
                 sentence = gain_sentence(row, gain.text, f"At {label}")
@@ -135,11 +267,28 @@ def findings(
                 if mode == "all" and tests is not None and math.isfinite(float(tests)) and tests:
                     sentence += f" McNemar p < 0.05 in {int(row['mcnemar_below_05'])} of {int(tests)} subset × draw comparisons."
                 sec.bullets.append(sentence)
+        sec.bullets += falsifier_sentences(spec.gains)
         for variant, text in (("quant_agnostic", "the label-agnostic quantized model"), ("quant_aware", "the label-aware quantized model")):
             s = distance_sentence(spec.statistics, variant, text)
             if s:
                 sec.bullets.append(s)
         out.append(sec)
+    return out
+
+
+def falsifier_sentences(gains: pd.DataFrame) -> list[str]:
+    """The falsifiers one spec's gains can decide: "no restricted gain" (the restricted gain against the
+    all-classes one) and, when the run has the density-matched control, "the gain disappears once density
+    is matched" (the density-matched gain against the unmatched one)."""
+    out = []
+    if _has(gains, "aware_vs_agnostic") and _has(gains, "aware_vs_agnostic", "sub"):
+        ref = float(_row(gains, "aware_vs_agnostic", "all")["mean_pp"])
+        out.append(falsifier("no restricted gain", _row(gains, "aware_vs_agnostic", "sub"), ref,
+                             "label-aware − label-agnostic restricted to the subset, against the all-classes gain"))
+    if _has(gains, "aware_vs_agnostic") and _has(gains, "aware_vs_density"):
+        ref = float(_row(gains, "aware_vs_agnostic", "all")["mean_pp"])
+        out.append(falsifier("the gain disappears once density is matched", _row(gains, "aware_vs_density", "all"), ref,
+                             "label-aware − density-matched label-agnostic over all classes, against the unmatched gain"))
     return out
 
 

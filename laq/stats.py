@@ -518,7 +518,8 @@ def _summary(kind: str, name: str, a: str, b: str, mode: str, g: np.ndarray, ga:
         "mcnemar_tests": len(tests) if tests is not None else None,
         "mcnemar_below_05": sum(r["p"] < 0.05 for r in tests) if tests is not None else None,
         "between_sd_pp": math.sqrt(var_means) if math.isfinite(var_means) else float("nan"),
-        "draw_noise_share": (draw_var / g.shape[1]) / var_means if math.isfinite(var_means) and var_means > 0 else float("nan"),
+        # an estimate: sampling can put draw_var / D above var_means, so it is capped at 1
+        "draw_noise_share": min(1.0, (draw_var / g.shape[1]) / var_means) if math.isfinite(var_means) and var_means > 1e-9 else float("nan"),
         "mde_pp": mde(math.sqrt(var_means), int(ok.sum())) if math.isfinite(var_means) else float("nan"),
         "class_ci_low": class_ci[0], "class_ci_high": class_ci[1],
         "note": OVERLAP_NOTE,
@@ -649,7 +650,7 @@ def decomposition_statistics(table: pd.DataFrame, correct: Mapping[str, np.ndarr
         total = float(dec.pp("all").mean())
         rate = lambda x: float((100.0 * x / dec.n_images[:, None]).mean())  # noqa: E731
         for comp in COMPONENTS:
-            mean, lo, hi = hierarchical_bootstrap(dec.pp(comp), n_boot=n_boot, seed=seed)
+            mean, lo, hi = (round(x, 9) for x in hierarchical_bootstrap(dec.pp(comp), n_boot=n_boot, seed=seed))  # no -1e-16
             rows.append({
                 "comparison": g.name, "minuend": g.minuend, "subtrahend": g.subtrahend, "component": comp,
                 "n_subsets": len(ids), "n_draws": int(dec.all.shape[1]), "mean_pp": mean, "ci_low": lo, "ci_high": hi,

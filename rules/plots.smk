@@ -64,3 +64,29 @@ localrules:
     plot_accuracy,
     plot_spec,
     plot_bits,
+
+
+rule plot_decomposition:
+    """The all-classes gains of one spec split into within-subset accuracy and out-of-subset predictions avoided."""
+    input:
+        table=P.table,
+        decomposition=P.decomposition,
+    output:
+        figure=report(
+            P.result_figure("decomposition"), category="Label-aware gain", caption="../report/decomposition_figure.rst"
+        ),
+        figure_svg=svg(P.result_figure("decomposition")),
+    log:
+        P.log("plot_decomposition", "spec"),
+    conda:
+        "../envs/laq.yaml"
+    resources:
+        **LIGHT,
+    params:
+        rc=config["plots"].get("rc", {}),
+    script:
+        "../scripts/plot_decomposition.py"
+
+
+localrules:
+    plot_decomposition,

@@ -235,3 +235,15 @@ def test_class_bootstrap_widens_when_subsets_share_a_class_effect():
     mean, clo, chi = class_bootstrap(gain, count, n_boot=2000, seed=0)
     assert mean == pytest.approx(subset_gain.mean())
     assert chi - clo > 2 * (hhi - hlo)
+
+
+def test_decomposition_figure_from_the_table_and_when_empty(tmp_path):
+    from laq.plots.mechanism import plot_decomposition
+    from laq.stats import DECOMPOSITION_COLUMNS
+
+    table, correct = _evaluated(np.random.default_rng(7), SUBSETS)
+    dec = decomposition_statistics(table, correct, seed=0, n_boot=200)
+    assert plot_decomposition(dec, tmp_path / "d.png", title="t") == []
+    assert (tmp_path / "d.png").stat().st_size > 0 and (tmp_path / "d.svg").exists()
+    warnings = plot_decomposition(pd.DataFrame(columns=DECOMPOSITION_COLUMNS), tmp_path / "e.png", title="t")
+    assert warnings == ["the decomposition table is empty"] and (tmp_path / "e.png").exists()
