@@ -232,6 +232,25 @@ def distance_sentence(stats: pd.DataFrame, variant: str, label: str) -> str | No
     return f"No monotone relation was detected between the top-1 (all classes) of {label} and the subset's median inter-class distance ({nums})."
 
 
+def cost_distance_sentence(stats: pd.DataFrame, name: str, label: str) -> str | None:
+    """The cost of quantizing against the median class distance, the reference model's accuracy partialled out."""
+    if "partial_rho" not in stats:
+        return None
+    hit = stats[(stats["kind"] == "cost") & (stats["variant"] == name)]
+    if hit.empty:
+        return None
+    r = hit.iloc[0]
+    rho, lo, hi = float(r["partial_rho"]), float(r["partial_ci_low"]), float(r["partial_ci_high"])
+    if not math.isfinite(rho):
+        return f"The cost of {label} could not be related to the median class distance with the base accuracy partialled out (too few subsets or constant values)."
+    nums = (f"partial Spearman ρ = {rho:+.2f} {_ci(lo, hi).replace('+', '')}, base top-1 partialled out; without it "
+            f"ρ = {float(r['spearman_rho']):+.2f}; {int(r['n_subsets'])} subsets")
+    if detected(lo, hi):
+        trend = "rose" if rho > 0 else "fell"
+        return f"The cost of {label} (top-1 lost, all classes) {trend} with the subset's median inter-class distance ({nums})."
+    return f"No monotone relation was detected between the cost of {label} (top-1 lost, all classes) and the subset's median inter-class distance ({nums})."
+
+
 def findings(
     specs: Sequence[SpecResults], base_metrics: Mapping[str, Any], *, model: str, dataset: str, calibration_images: int
 ) -> list[Section]:
@@ -270,6 +289,11 @@ def findings(
         sec.bullets += falsifier_sentences(spec.gains)
         for variant, text in (("quant_agnostic", "the label-agnostic quantized model"), ("quant_aware", "the label-aware quantized model")):
             s = distance_sentence(spec.statistics, variant, text)
+            if s:
+                sec.bullets.append(s)
+        for name, text in (("original-quant_agnostic", "quantizing with label-agnostic calibration"),
+                           ("original-quant_aware", "quantizing with label-aware calibration")):
+            s = cost_distance_sentence(spec.statistics, name, text)
             if s:
                 sec.bullets.append(s)
         out.append(sec)

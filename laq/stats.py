@@ -153,6 +153,33 @@ def spearman_with_ci(x, y, *, n_boot: int = 2000, seed: int = 0) -> tuple[float,
     return rho, lo, hi
 
 
+def _partial_rows(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Row-wise partial correlation of x and y given z (Pearson on the given values)."""
+    rxy, rxz, ryz = _rows_pearson(x, y), _rows_pearson(x, z), _rows_pearson(y, z)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        den = np.sqrt((1 - rxz**2) * (1 - ryz**2))
+        r = np.where(den > 1e-12, (rxy - rxz * ryz) / den, np.nan)
+    return np.clip(r, -1.0, 1.0)
+
+
+def partial_spearman_with_ci(x, y, z, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """(rho, low, high): Spearman's rho of x and y with z partialled out (the Pearson correlation of the
+    rank residuals of x and y after a linear fit on the ranks of z), and its 95 % bootstrap CI (triples
+    resampled together). NaN where undefined (fewer than 4 complete triples, z explaining x or y fully)."""
+    x, y, z = (np.asarray(v, dtype=np.float64).ravel() for v in (x, y, z))
+    keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(z)
+    x, y, z = x[keep], y[keep], z[keep]
+    if x.size < 4:
+        return float("nan"), float("nan"), float("nan")
+    rho = float(_partial_rows(_rank_rows(x[None]), _rank_rows(y[None]), _rank_rows(z[None]))[0])
+    if not np.isfinite(rho):
+        return rho, float("nan"), float("nan")
+    rng = seeding.rng(seed, "partial-bootstrap")
+    boots = [_partial_rows(_rank_rows(x[i]), _rank_rows(y[i]), _rank_rows(z[i])) for i in _boot_indices(rng, x.size, n_boot)]
+    lo, hi = _percentile_ci(np.concatenate(boots))
+    return rho, lo, hi
+
+
 def mean_with_ci(v, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """(mean, low, high) of the finite values with a 95 % bootstrap percentile CI.
 
@@ -179,9 +206,13 @@ def mean_with_ci(v, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float,
 DIFFERENCES = tuple((f"{g.minuend}-{g.subtrahend}", g.minuend, g.subtrahend) for g in GAINS) + (
     ("finetuned_quant-finetuned", "finetuned_quant", "finetuned"),
 )
+# The cost of quantizing (reference − quantized) against distance, with the reference's accuracy
+# partialled out: accuracy vs distance mostly mirrors how hard the subset is for the base model.
+COSTS = tuple(("original", q) for q in VARIANTS if q.startswith("quant_")) + (("finetuned", "finetuned_quant"),)
 STAT_COLUMNS = [
     "mode", "kind", "variant", "n_subsets", "spearman_rho", "rho_ci_low", "rho_ci_high",
     "mean_top1", "mean_ci_low", "mean_ci_high", "fit_a", "fit_b", "fit_c", "fit_r2", "fit_note",
+    "partial_rho", "partial_ci_low", "partial_ci_high",
 ]
 
 
@@ -191,6 +222,8 @@ def figure_statistics(table: pd.DataFrame, mode: str, seed: int, *, n_boot: int 
 
     kind == "variant": top-1 of one variant. kind == "difference": the per-subset paired difference
     named in `variant` (e.g. quant_aware-quant_agnostic, the label-aware gain), in percentage points.
+    kind == "cost": the cost of quantizing, reference − quantized (e.g. original-quant_agnostic), with
+    partial_rho: its Spearman rho with the distance, the reference's own top-1 partialled out (CI too).
     Columns: n_subsets (finite pairs), Spearman's rho between dist_median and the value with its 95 % CI,
     mean_top1 (mean of the value) with its 95 % CI, and the a·log(b·x)+c fit (b = 1/median distance;
     fit_note says why there is none). Variants missing from the table are left out.
@@ -207,9 +240,17 @@ def figure_statistics(table: pd.DataFrame, mode: str, seed: int, *, n_boot: int 
         if col(a) in table and col(b) in table:
             diff = pd.to_numeric(table[col(a)], errors="coerce") - pd.to_numeric(table[col(b)], errors="coerce")
             series.append(("difference", name, diff.to_numpy(np.float64)))
+    controls: dict[str, np.ndarray] = {}
+    for ref, q in COSTS:
+        if col(ref) in table and col(q) in table:
+            r = pd.to_numeric(table[col(ref)], errors="coerce").to_numpy(np.float64)
+            series.append(("cost", f"{ref}-{q}", r - pd.to_numeric(table[col(q)], errors="coerce").to_numpy(np.float64)))
+            controls[f"{ref}-{q}"] = r
     rows = []
     for kind, name, y in series:
         xs = x if x is not None else np.full_like(y, np.nan)
+        prho, plo, phi = (partial_spearman_with_ci(xs, y, controls[name], n_boot=n_boot, seed=seed) if kind == "cost"
+                          else (float("nan"),) * 3)
         finite = np.isfinite(xs) & np.isfinite(y)
         rho, rlo, rhi = spearman_with_ci(xs, y, n_boot=n_boot, seed=seed)
         m, mlo, mhi = mean_with_ci(y, n_boot=n_boot, seed=seed)
@@ -220,6 +261,7 @@ def figure_statistics(table: pd.DataFrame, mode: str, seed: int, *, n_boot: int 
                 "spearman_rho": rho, "rho_ci_low": rlo, "rho_ci_high": rhi,
                 "mean_top1": m, "mean_ci_low": mlo, "mean_ci_high": mhi,
                 "fit_a": fit.a, "fit_b": fit.b, "fit_c": fit.c, "fit_r2": fit.r2, "fit_note": fit.reason or "",
+                "partial_rho": prho, "partial_ci_low": plo, "partial_ci_high": phi,
             }
         )
     return pd.DataFrame(rows, columns=STAT_COLUMNS)

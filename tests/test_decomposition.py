@@ -247,3 +247,50 @@ def test_decomposition_figure_from_the_table_and_when_empty(tmp_path):
     assert (tmp_path / "d.png").stat().st_size > 0 and (tmp_path / "d.svg").exists()
     warnings = plot_decomposition(pd.DataFrame(columns=DECOMPOSITION_COLUMNS), tmp_path / "e.png", title="t")
     assert warnings == ["the decomposition table is empty"] and (tmp_path / "e.png").exists()
+
+
+# ------------------------------------------------------------------------------ cost vs distance
+
+
+def test_partial_spearman_against_rank_residuals():
+    from laq.stats import partial_spearman_with_ci
+
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=40)
+    x = z + rng.normal(0, 0.5, 40)
+    y = -z + 0.6 * x + rng.normal(0, 0.5, 40)
+    rho, lo, hi = partial_spearman_with_ci(x, y, z, n_boot=500)
+    rx, ry, rz = (sps.rankdata(v) for v in (x, y, z))
+    design = np.column_stack([rz, np.ones(40)])
+    res = lambda v: v - design @ np.linalg.lstsq(design, v, rcond=None)[0]  # noqa: E731
+    assert rho == pytest.approx(sps.pearsonr(res(rx), res(ry))[0], abs=1e-10)
+    assert lo < rho < hi
+
+
+def test_partial_spearman_removes_a_shared_driver():
+    """Cost and distance both follow the base accuracy: raw rho is strong, the partial one is not."""
+    from laq.stats import partial_spearman_with_ci, spearman
+
+    rng = np.random.default_rng(9)
+    base = rng.normal(size=200)
+    dist, cost = base + rng.normal(0, 0.3, 200), -base + rng.normal(0, 0.3, 200)
+    assert spearman(dist, cost) < -0.7
+    rho, lo, hi = partial_spearman_with_ci(dist, cost, base, n_boot=500)
+    assert abs(rho) < 0.2 and lo < 0 < hi
+    assert all(math.isnan(v) for v in partial_spearman_with_ci([1, 2, 3], [1, 2, 3], [3, 1, 2]))
+
+
+def test_figure_statistics_gives_the_cost_with_base_accuracy_partialled_out():
+    from laq.stats import figure_statistics, partial_spearman_with_ci
+
+    rng = np.random.default_rng(10)
+    n = 12
+    t = pd.DataFrame({"dist_median": rng.uniform(1, 9, n), "original_top1_all": rng.uniform(80, 99, n)})
+    t["quant_agnostic_top1_all"] = t["original_top1_all"] - rng.uniform(1, 8, n)
+    stats = figure_statistics(t, "all", seed=0, n_boot=300)
+    row = stats[(stats.kind == "cost") & (stats.variant == "original-quant_agnostic")].iloc[0]
+    cost = t["original_top1_all"] - t["quant_agnostic_top1_all"]
+    assert row.mean_top1 == pytest.approx(cost.mean())
+    ref = partial_spearman_with_ci(t["dist_median"], cost, t["original_top1_all"], n_boot=300, seed=0)
+    assert (row.partial_rho, row.partial_ci_low, row.partial_ci_high) == pytest.approx(ref)
+    assert stats[stats.kind == "variant"]["partial_rho"].isna().all()
