@@ -252,9 +252,11 @@ def cost_distance_sentence(stats: pd.DataFrame, name: str, label: str) -> str | 
 
 
 def findings(
-    specs: Sequence[SpecResults], base_metrics: Mapping[str, Any], *, model: str, dataset: str, calibration_images: int
+    specs: Sequence[SpecResults], base_metrics: Mapping[str, Any], *, model: str, dataset: str, calibration_images: int,
+    dose: pd.DataFrame | None = None,
 ) -> list[Section]:
-    """The findings of a run as sections of sentences, the first spec first (the headline)."""
+    """The findings of a run as sections of sentences, the first spec first (the headline); `dose`
+    (laq.stats.dose_response) adds a dose-response section when the run sweeps a dose."""
     first = specs[0].table
     counts = first.drop_duplicates("subset")["strategy"].value_counts()
     design = (
@@ -297,6 +299,9 @@ def findings(
             if s:
                 sec.bullets.append(s)
         out.append(sec)
+    extra = dose_section(dose) if dose is not None else None
+    if extra:
+        out.append(extra)
     return out
 
 
@@ -314,6 +319,51 @@ def falsifier_sentences(gains: pd.DataFrame) -> list[str]:
         out.append(falsifier("the gain disappears once density is matched", _row(gains, "aware_vs_density", "all"), ref,
                              "label-aware − density-matched label-agnostic over all classes, against the unmatched gain"))
     return out
+
+
+def shrink_falsifier(row: pd.Series | None, mode: str) -> str:
+    """"The gain does not shrink as k grows", from the slope of the gain per doubling of k: held when the
+    interval excludes shrinking (low end >= 0), did not hold when it shows shrinking (high end < 0),
+    undetermined when it contains both."""
+    statement = "the gain does not shrink as k grows"
+    what = f"slope of label-aware − label-agnostic ({MODE_TEXT[mode]}) per doubling of the subset size"
+    if row is None or not (math.isfinite(_num(row, "ci_low")) and math.isfinite(_num(row, "ci_high"))):
+        return f"Falsifier “{statement}” ({MODE_TEXT[mode]}): undetermined ({what}: no interval)."
+    lo, hi = float(row["ci_low"]), float(row["ci_high"])
+    verdict = "held" if lo >= 0 else "did not hold" if hi < 0 else "undetermined"
+    return f"Falsifier “{statement}” ({MODE_TEXT[mode]}): {verdict} ({what}: {_pp(float(row['mean_pp']))} {_ci(lo, hi)})."
+
+
+def dose_section(dose: pd.DataFrame, gain: str = "aware_vs_agnostic") -> Section | None:
+    """Gains against each dose the run sweeps, and the k falsifier per spec (laq.stats.dose_response)."""
+    from laq.stats import DOSES
+
+    if dose is None or dose.empty or not (dose["comparison"] == gain).any():
+        return None
+    sec = Section("Dose-response")
+    gains = dose[(dose["kind"] == "gain") & (dose["comparison"] == gain)]
+    for col, label in DOSES:
+        values = pd.to_numeric(gains[col], errors="coerce").dropna().unique()
+        if len(values) < 2:
+            continue
+        parts = []
+        for v in sorted(values):
+            cell = gains[gains[col] == v]
+            both = []
+            for mode in ("all", "sub"):
+                m = cell[cell["mode"] == mode]
+                if len(m) == 1:
+                    r = m.iloc[0]
+                    both.append(f"{_pp(r['mean_pp'])} {_ci(r['ci_low'], r['ci_high'])}")
+                elif len(m) > 1:  # several cells share this dose: their range
+                    both.append(f"{_pp(m['mean_pp'].min())} to {_pp(m['mean_pp'].max())} over {len(m)} cells")
+            parts.append(f"{v:g}: " + " / ".join(both))
+        sec.bullets.append(f"Label-aware − label-agnostic by {label} (over all classes / restricted to the subset): " + "; ".join(parts) + ".")
+    for spec, grp in dose[(dose["kind"] == "slope_per_doubling_k") & (dose["comparison"] == gain)].groupby("spec", sort=False):
+        for mode in ("all", "sub"):
+            hit = grp[grp["mode"] == mode]
+            sec.bullets.append(f"{spec}: " + shrink_falsifier(hit.iloc[0] if len(hit) else None, mode))
+    return sec if sec.bullets else None
 
 
 def to_markdown(title: str, sections: Sequence[Section]) -> str:

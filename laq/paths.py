@@ -124,6 +124,10 @@ class Paths:
         return f"{self.root}/tables/{self.model}_dose_response.csv"
 
     @property
+    def dose_figure(self) -> str:
+        return f"{self.root}/figures/{self.model}_dose_response.png"
+
+    @property
     def findings(self) -> str:
         return f"{self.root}/findings.md"
 

@@ -701,3 +701,82 @@ def decomposition_statistics(table: pd.DataFrame, correct: Mapping[str, np.ndarr
                 "minuend_rescuable_pct": rate(dec.rescuable_a), "subtrahend_rescuable_pct": rate(dec.rescuable_b),
             })
     return pd.DataFrame(rows, columns=DECOMPOSITION_COLUMNS)
+
+
+# ------------------------------------------------------------------------------------ dose-response
+#
+# A run sweeps a dose when its specs differ in bits or calibration images (typed table columns) or its
+# subsets in size (subsets.size as a list): each (spec, subset size) cell gets every gain with its
+# hierarchical-bootstrap CI, and each spec with two or more sizes the slope of the gain per doubling of
+# k (kind "slope_per_doubling_k"), so "the gain does not shrink as k grows" is decided by an interval.
+
+DOSES: tuple[tuple[str, str], ...] = (("bits_mean", "bits per weight (mean over layers)"),
+                                      ("calibration_images", "calibration images per draw"),
+                                      ("size", "classes per subset (k)"))
+DOSE_COLUMNS = ["kind", "spec", "bits_mean", "calibration_images", "size", "comparison", "mode", "n_subsets", "n_draws",
+                "mean_pp", "ci_low", "ci_high"]
+
+
+def _first_number(table: pd.DataFrame, column: str) -> float:
+    if column not in table or table.empty:
+        return float("nan")
+    v = pd.to_numeric(table[column], errors="coerce").dropna()
+    return float(v.iloc[0]) if len(v) else float("nan")
+
+
+def size_slope(g: np.ndarray, k: np.ndarray, *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """(slope, low, high): the least-squares slope of the per-subset mean gain on log2(k) (pp per doubling
+    of the subset size), with a 95 % CI from the hierarchical bootstrap resampling subsets within each
+    size (so every size stays in every resample) and draws within subsets. NaN with fewer than 2 sizes."""
+    g, k = np.asarray(g, dtype=np.float64), np.asarray(k, dtype=np.float64)
+    ok = np.isfinite(g).all(axis=1) & np.isfinite(k) & (k > 0)
+    g, k = g[ok], k[ok]
+    sizes = np.unique(k)
+    if sizes.size < 2:
+        return float("nan"), float("nan"), float("nan")
+    x = np.log2(k)
+
+    def slopes(m: np.ndarray) -> np.ndarray:  # rows of per-subset means -> OLS slope per row
+        xc = x - x.mean()
+        return (m - m.mean(axis=1, keepdims=True)) @ xc / float(xc @ xc)
+
+    slope = float(slopes(g.mean(axis=1)[None])[0])
+    gen = seeding.rng(seed, "size-slope")
+    s, d = g.shape
+    idx = np.empty((n_boot, s), dtype=np.int64)
+    for size in sizes:  # resample within each size, keeping positions
+        members = np.flatnonzero(k == size)
+        idx[:, members] = members[gen.integers(0, members.size, size=(n_boot, members.size))]
+    di = gen.integers(0, d, size=(n_boot, s, d))
+    means = g[idx[:, :, None], di].mean(axis=2)
+    lo, hi = _percentile_ci(slopes(means))
+    return slope, lo, hi
+
+
+def dose_response(tables: Mapping[str, pd.DataFrame], *, seed: int, n_boot: int = 10000) -> pd.DataFrame:
+    """Every gain of every spec per subset size, with the spec's doses from its typed columns, plus the
+    slope of each gain per doubling of k where a spec has several sizes (see above)."""
+    rows = []
+    for spec, table in tables.items():
+        doses = {"bits_mean": _first_number(table, "bits_mean"), "calibration_images": _first_number(table, "calibration_images")}
+        sizes = table["size"] if "size" in table else pd.Series(np.nan, index=table.index)
+        for g in GAINS:
+            if f"{g.minuend}_top1_all" not in table or f"{g.subtrahend}_top1_all" not in table:
+                continue
+            for mode in ("all", "sub"):
+                diff = table.assign(_g=pd.to_numeric(table[f"{g.minuend}_top1_{mode}"], errors="coerce")
+                                    - pd.to_numeric(table[f"{g.subtrahend}_top1_{mode}"], errors="coerce"), _k=sizes)
+                wide = diff.pivot(index="subset", columns="draw", values="_g").sort_index()
+                k_of = diff.groupby("subset")["_k"].first().reindex(wide.index).to_numpy(np.float64)
+                gm = wide.to_numpy(np.float64)
+                for size in sorted(set(k_of[np.isfinite(k_of)])) or [float("nan")]:
+                    sel = k_of == size if np.isfinite(size) else np.ones(len(k_of), dtype=bool)
+                    mean, lo, hi = hierarchical_bootstrap(gm[sel], n_boot=n_boot, seed=seed)
+                    rows.append({"kind": "gain", "spec": spec, **doses, "size": size, "comparison": g.name, "mode": mode,
+                                 "n_subsets": int(sel.sum()), "n_draws": gm.shape[1], "mean_pp": mean, "ci_low": lo, "ci_high": hi})
+                slope, lo, hi = size_slope(gm, k_of, n_boot=n_boot, seed=seed)
+                if np.isfinite(slope):
+                    rows.append({"kind": "slope_per_doubling_k", "spec": spec, **doses, "size": float("nan"),
+                                 "comparison": g.name, "mode": mode, "n_subsets": int(np.isfinite(k_of).sum()),
+                                 "n_draws": gm.shape[1], "mean_pp": slope, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows, columns=DOSE_COLUMNS)

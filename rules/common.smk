@@ -41,7 +41,7 @@ def result_figures():
     figs = [
         P.result_figure(k).format(spec=s) for s in SPEC_NAMES for k in ("quant_drop", "aware_gain", "decomposition")
     ]
-    return figs + ([P.bits_figure] if len(SPEC_NAMES) > 1 else [])
+    return figs + [P.dose_figure] + ([P.bits_figure] if len(SPEC_NAMES) > 1 else [])
 
 
 def seed_outputs():

@@ -90,3 +90,29 @@ rule plot_decomposition:
 
 localrules:
     plot_decomposition,
+
+
+rule dose_response:
+    """Every spec's gains per dose (bits, calibration images, subset size) and the figure of gain against each dose swept."""
+    input:
+        expand(P.table, spec=SPEC_NAMES),
+    output:
+        table=report(P.dose_response, category="Dose-response", caption="../report/dose_response_table.rst"),
+        figure=report(P.dose_figure, category="Dose-response", caption="../report/dose_response.rst"),
+        figure_svg=svg(P.dose_figure),
+    log:
+        P.log("dose_response"),
+    conda:
+        "../envs/laq.yaml"
+    resources:
+        **LIGHT,
+    params:
+        rc=config["plots"].get("rc", {}),
+        specs=SPEC_NAMES,
+        seed=config["seed"],
+    script:
+        "../scripts/dose_response.py"
+
+
+localrules:
+    dose_response,

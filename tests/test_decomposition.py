@@ -294,3 +294,68 @@ def test_figure_statistics_gives_the_cost_with_base_accuracy_partialled_out():
     ref = partial_spearman_with_ci(t["dist_median"], cost, t["original_top1_all"], n_boot=300, seed=0)
     assert (row.partial_rho, row.partial_ci_low, row.partial_ci_high) == pytest.approx(ref)
     assert stats[stats.kind == "variant"]["partial_rho"].isna().all()
+
+
+# ---------------------------------------------------------------------------------- dose-response
+
+
+def _sweep(slope_all, seed=0):
+    rng = np.random.default_rng(seed)
+    tables = {}
+    for bits in (2, 3):
+        rows = []
+        for k in (2, 4, 8, 16):
+            for i in range(5):
+                for d in range(3):
+                    base = 70 + rng.normal()
+                    rows.append({"subset": f"random-k{k}-{i:02d}", "draw": d, "size": k, "bits_mean": float(bits),
+                                 "calibration_images": 32, "quant_agnostic_top1_all": base, "quant_agnostic_top1_sub": base,
+                                 "quant_aware_top1_all": base + 3 + slope_all * np.log2(k) + rng.normal(0, 0.3),
+                                 "quant_aware_top1_sub": base + 0.5 + rng.normal(0, 0.3)})
+        tables[f"g{bits}"] = pd.DataFrame(rows)
+    return tables
+
+
+def test_size_slope_recovers_a_known_slope_and_its_interval_covers_it():
+    from laq.stats import size_slope
+
+    rng = np.random.default_rng(11)
+    k = np.repeat([2, 4, 8, 16, 32], 6).astype(float)
+    g = 2.0 - 0.5 * np.log2(k)[:, None] + rng.normal(0, 0.2, (30, 3))
+    slope, lo, hi = size_slope(g, k, n_boot=1000)
+    assert slope == pytest.approx(np.polyfit(np.log2(k), g.mean(1), 1)[0])
+    assert lo < -0.5 < hi and hi < 0
+    assert all(math.isnan(v) for v in size_slope(g[:6], k[:6]))  # one size: no slope
+
+
+def test_dose_response_cells_and_the_k_falsifier():
+    from laq.findings import dose_section
+    from laq.stats import DOSE_COLUMNS, dose_response
+
+    dose = dose_response(_sweep(-0.6), seed=0, n_boot=400)
+    assert list(dose.columns) == DOSE_COLUMNS
+    cells = dose[dose.kind == "gain"]
+    assert len(cells) == 2 * 4 * 2  # specs x sizes x modes
+    c = cells[(cells.spec == "g2") & (cells["size"] == 4) & (cells["mode"] == "all")].iloc[0]
+    t = _sweep(-0.6)["g2"]
+    t = t[t["size"] == 4]
+    assert c.mean_pp == pytest.approx((t.quant_aware_top1_all - t.quant_agnostic_top1_all).mean()) and c.n_subsets == 5
+    assert c.bits_mean == 2.0 and c.calibration_images == 32
+    sec = dose_section(dose)
+    text = "\n".join(sec.bullets)
+    assert "by bits per weight (mean over layers)" in text and "by classes per subset (k)" in text
+    assert "g2: Falsifier “the gain does not shrink as k grows” (top-1 over all classes): did not hold" in text
+    assert "(top-1 restricted to the subset's classes): undetermined" in text or "restricted to the subset's classes): held" in text
+    flat = dose_section(dose_response(_sweep(0.4, seed=1), seed=0, n_boot=400))
+    assert "g3: Falsifier “the gain does not shrink as k grows” (top-1 over all classes): held" in "\n".join(flat.bullets)
+
+
+def test_dose_figure_with_and_without_a_sweep(tmp_path):
+    from laq.plots.mechanism import plot_dose_response, varying_doses
+    from laq.stats import dose_response
+
+    dose = dose_response(_sweep(-0.2), seed=0, n_boot=100)
+    assert [c for c, _ in varying_doses(dose)] == ["bits_mean", "size"]
+    assert plot_dose_response(dose, tmp_path / "d.png", title="t") == [] and (tmp_path / "d.svg").exists()
+    one = dose_response({"g2": _sweep(0.0)["g2"].query("size == 4")}, seed=0, n_boot=100)
+    assert plot_dose_response(one, tmp_path / "e.png", title="t") == ["no dose varies in this run"]
