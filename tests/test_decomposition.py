@@ -359,3 +359,31 @@ def test_dose_figure_with_and_without_a_sweep(tmp_path):
     assert plot_dose_response(dose, tmp_path / "d.png", title="t") == [] and (tmp_path / "d.svg").exists()
     one = dose_response({"g2": _sweep(0.0)["g2"].query("size == 4")}, seed=0, n_boot=100)
     assert plot_dose_response(one, tmp_path / "e.png", title="t") == ["no dose varies in this run"]
+
+
+def test_smoke_run_decomposes_its_gains_and_leads_with_both_metrics(smoke_run):
+    from laq.tables import load_arrays
+
+    root = smoke_run / "results" / "glyphs100"
+    correct = load_arrays(str(root / "eval" / "tiny" / "spec-gpfq4_correct.safetensors"))
+    table = pd.read_csv(root / "tables" / "tiny_gpfq4.csv")
+    ids = sorted(table["subset"].unique())
+    for sid in ids:
+        for v in ("quant_aware", "quant_agnostic", "quant_mismatched", "finetuned_quant"):
+            a, s, o = (correct[f"{sid}/{v}/{k}"].astype(bool) for k in ("top1_all", "top1_sub", "outside"))
+            np.testing.assert_array_equal(a, s & ~o)  # image by image
+            assert correct[f"{sid}/{v}/top1_prior"].shape == a.shape == (2, len(correct[f"{sid}/labels"]))
+    dec = decomposition(correct, ids, "quant_aware", "quant_agnostic")
+    np.testing.assert_array_equal(dec.all, dec.within + dec.outside)
+    parts = pd.read_csv(root / "tables" / "tiny_gpfq4_decomposition.csv")
+    assert set(parts["component"]) == {"all", "within", "outside"}
+    gains = pd.read_csv(root / "tables" / "tiny_gpfq4_gains.csv")
+    assert {"aware_vs_agnostic_prior", "aware_vs_agnostic_restricted"} <= set(gains["comparison"])
+    assert gains[gains.kind == "gain"]["mde_pp"].notna().all()
+    text = (root / "findings.md").read_text()
+    lead = text.split("## gpfq4")[1].split("\n- ")
+    assert "co-primary result" in lead[2] and "over all classes" in lead[2] and "restricted to the subset" in lead[2]
+    assert "out-of-subset predictions avoided" in lead[3] and "prior" in lead[4]
+    assert "would have been detected with 80 % power" in text and "Falsifier “no restricted gain”" in text
+    assert (root / "figures" / "tiny_gpfq4_decomposition.png").stat().st_size > 1000
+    assert (root / "figures" / "tiny_dose_response.png").stat().st_size > 1000
