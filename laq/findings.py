@@ -253,10 +253,11 @@ def cost_distance_sentence(stats: pd.DataFrame, name: str, label: str) -> str | 
 
 def findings(
     specs: Sequence[SpecResults], base_metrics: Mapping[str, Any], *, model: str, dataset: str, calibration_images: int,
-    dose: pd.DataFrame | None = None,
+    dose: pd.DataFrame | None = None, pooled: Mapping[str, pd.DataFrame] | None = None,
 ) -> list[Section]:
     """The findings of a run as sections of sentences, the first spec first (the headline); `dose`
-    (laq.stats.dose_response) adds a dose-response section when the run sweeps a dose."""
+    (laq.stats.dose_response) adds a dose-response section when the run sweeps a dose, `pooled` (spec ->
+    laq.stats.pooled_gains) a section of the gains pooled over the study seeds."""
     first = specs[0].table
     counts = first.drop_duplicates("subset")["strategy"].value_counts()
     design = (
@@ -299,9 +300,9 @@ def findings(
             if s:
                 sec.bullets.append(s)
         out.append(sec)
-    extra = dose_section(dose) if dose is not None else None
-    if extra:
-        out.append(extra)
+    for extra in (dose_section(dose) if dose is not None else None, pooled_section(pooled) if pooled else None):
+        if extra:
+            out.append(extra)
     return out
 
 
@@ -363,6 +364,27 @@ def dose_section(dose: pd.DataFrame, gain: str = "aware_vs_agnostic") -> Section
         for mode in ("all", "sub"):
             hit = grp[grp["mode"] == mode]
             sec.bullets.append(f"{spec}: " + shrink_falsifier(hit.iloc[0] if len(hit) else None, mode))
+    return sec if sec.bullets else None
+
+
+def pooled_section(pooled: Mapping[str, pd.DataFrame]) -> Section | None:
+    """Gains pooled over the study seeds (laq.stats.pooled_gains per spec), seed as a random effect."""
+    sec = Section("Pooled over seeds")
+    text = {g.name: g.text for g in GAINS}
+    for spec, df in pooled.items():
+        for name in dict.fromkeys(df["comparison"]):
+            parts = []
+            for mode in ("all", "sub"):
+                hit = df[(df["comparison"] == name) & (df["mode"] == mode)]
+                if hit.empty:
+                    continue
+                r = hit.iloc[0]
+                state = "detected" if detected(r["ci_low"], r["ci_high"]) else "not detected"
+                parts.append(f"{_pp(r['mean_pp'])} {_ci(r['ci_low'], r['ci_high'])} {MODE_TEXT[mode]} ({state}; per seed {r['per_seed']})")
+            if parts:
+                r = df[df["comparison"] == name].iloc[0]
+                sec.bullets.append(f"{spec}, {int(r['n_seeds'])} seeds, {int(r['n_subsets'])} subsets (seeds, then subsets, then draws "
+                                   f"resampled): calibrating on the subset's own classes {text.get(name, name)}: " + "; ".join(parts) + ".")
     return sec if sec.bullets else None
 
 

@@ -780,3 +780,63 @@ def dose_response(tables: Mapping[str, pd.DataFrame], *, seed: int, n_boot: int 
                                  "comparison": g.name, "mode": mode, "n_subsets": int(np.isfinite(k_of).sum()),
                                  "n_draws": gm.shape[1], "mean_pp": slope, "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows, columns=DOSE_COLUMNS)
+
+
+# ------------------------------------------------------------------------------------ seeds pooled
+#
+# With several study seeds (a base model, distances, subsets and draws per seed), the seed is a random
+# effect: the pooled gain is the mean over seeds of each seed's mean over subsets, and its interval
+# comes from a three-level bootstrap (seeds, then subsets within each chosen seed, then draws).
+
+POOLED_COLUMNS = ["comparison", "mode", "n_seeds", "n_subsets", "mean_pp", "ci_low", "ci_high", "seed_sd_pp", "per_seed"]
+
+
+def seed_bootstrap(groups: Sequence[np.ndarray], *, n_boot: int = 10000, seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high): the mean over seeds of each seed's subset-and-draw mean, with a 95 % percentile
+    CI from resampling seeds, then subsets within each chosen seed, then draws within each subset (every
+    chosen copy of a seed resampled independently). `groups`: one S_i x D_i matrix per seed; subsets with a
+    non-finite value are dropped. NaN where undefined (no seed; the CI with fewer than 2 seeds)."""
+    mats = [np.asarray(g, dtype=np.float64) for g in groups]
+    mats = [m[np.isfinite(m).all(axis=1)] for m in mats]
+    mats = [m for m in mats if m.size]
+    if not mats:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(np.mean([m.mean() for m in mats]))
+    n = len(mats)
+    if n < 2:
+        return mean, float("nan"), float("nan")
+    gen = seeding.rng(seed, "seed-bootstrap")
+    within = np.empty((n, n, n_boot))  # within[g, j]: seed g's bootstrap means when chosen at position j
+    for g, m in enumerate(mats):
+        s, d = m.shape
+        for j in range(n):
+            si = gen.integers(0, s, size=(n_boot, s))
+            di = gen.integers(0, d, size=(n_boot, s, d))
+            within[g, j] = m[si[:, :, None], di].mean(axis=(1, 2))
+    pick = gen.integers(0, n, size=(n_boot, n))
+    stats = within[pick, np.arange(n)[None, :], np.arange(n_boot)[:, None]].mean(axis=1)
+    lo, hi = _percentile_ci(stats)
+    return mean, lo, hi
+
+
+def pooled_gains(tables: Mapping[int, pd.DataFrame], *, seed: int = 0, n_boot: int = 10000) -> pd.DataFrame:
+    """Every gain of the design (both modes) pooled over the study seeds: `tables` maps a seed to its
+    long table of one spec (a table with a `seed` column of several values can be split with
+    `dict(tuple(table.groupby("seed")))`). Columns: POOLED_COLUMNS; per_seed lists each seed's mean."""
+    rows = []
+    for g in GAINS:
+        if not all(f"{g.minuend}_top1_all" in t and f"{g.subtrahend}_top1_all" in t for t in tables.values()):
+            continue
+        for mode in ("all", "sub"):
+            mats = []
+            for t in tables.values():
+                _, a = _by_subset(t, f"{g.minuend}_top1_{mode}")
+                _, b = _by_subset(t, f"{g.subtrahend}_top1_{mode}")
+                mats.append(a - b)
+            mean, lo, hi = seed_bootstrap(mats, n_boot=n_boot, seed=seed)
+            per = [float(np.nanmean(m)) for m in mats]
+            rows.append({"comparison": g.name, "mode": mode, "n_seeds": len(mats), "n_subsets": int(sum(len(m) for m in mats)),
+                         "mean_pp": mean, "ci_low": lo, "ci_high": hi,
+                         "seed_sd_pp": float(np.std(per, ddof=1)) if len(per) > 1 else float("nan"),
+                         "per_seed": " ".join(f"{s}:{v:+.2f}" for s, v in zip(tables, per))})
+    return pd.DataFrame(rows, columns=POOLED_COLUMNS)

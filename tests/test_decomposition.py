@@ -387,3 +387,57 @@ def test_smoke_run_decomposes_its_gains_and_leads_with_both_metrics(smoke_run):
     assert "would have been detected with 80 % power" in text and "Falsifier “no restricted gain”" in text
     assert (root / "figures" / "tiny_gpfq4_decomposition.png").stat().st_size > 1000
     assert (root / "figures" / "tiny_dose_response.png").stat().st_size > 1000
+
+
+# ------------------------------------------------------------------------------------- seeds pooled
+
+
+def test_seed_bootstrap_equals_a_plain_three_level_loop_in_distribution():
+    """Against a plain loop (seeds, then subsets, then draws): the same mean and, with many resamples,
+    the same interval; and a seed-to-seed spread widens the interval beyond the within-seed one."""
+    from laq.stats import seed_bootstrap
+
+    rng = np.random.default_rng(12)
+    groups = [rng.normal(mu, 1.0, (8, 3)) for mu in (0.0, 1.5, 3.0)]
+    mean, lo, hi = seed_bootstrap(groups, n_boot=20000, seed=0)
+    assert mean == pytest.approx(np.mean([g.mean() for g in groups]))
+    loop = []
+    for _ in range(20000):
+        chosen = [groups[i] for i in rng.integers(0, 3, 3)]
+        vals = []
+        for g in chosen:
+            rows = g[rng.integers(0, 8, 8)]
+            vals.append(np.mean([r[rng.integers(0, 3, 3)].mean() for r in rows]))
+        loop.append(np.mean(vals))
+    ref = np.percentile(loop, [2.5, 97.5])
+    assert (lo, hi) == pytest.approx(tuple(ref), abs=0.1)
+    _, wlo, whi = hierarchical_bootstrap(np.concatenate(groups), n_boot=5000, seed=0)
+    assert hi - lo > 2 * (whi - wlo)
+    assert all(math.isnan(v) for v in seed_bootstrap([groups[0]])[1:]) and math.isnan(seed_bootstrap([])[0])
+
+
+def test_pooled_gains_over_seeds():
+    from laq.stats import POOLED_COLUMNS, pooled_gains
+
+    tables = {s: _sweep(0.0, seed=s)["g2"].query("size == 4") for s in (0, 1, 2)}
+    pooled = pooled_gains(tables, n_boot=500)
+    assert list(pooled.columns) == POOLED_COLUMNS and len(pooled) == 2
+    row = pooled[pooled["mode"] == "all"].iloc[0]
+    per = [(t.quant_aware_top1_all - t.quant_agnostic_top1_all).mean() for t in tables.values()]
+    assert row.n_seeds == 3 and row.n_subsets == 15 and row.mean_pp == pytest.approx(np.mean(per))
+    assert row.per_seed == " ".join(f"{s}:{v:+.2f}" for s, v in zip(tables, per)) and row.ci_low < row.mean_pp < row.ci_high
+
+
+def test_findings_pool_over_seeds():
+    from laq.findings import findings, to_markdown
+    from laq.stats import pooled_gains
+    from tests.test_findings import _spec
+
+    tables = {s: _sweep(0.0, seed=s)["g2"].query("size == 4") for s in (0, 1, 2)}
+    pooled = pooled_gains(tables, n_boot=300)
+    sections = findings([_spec("gpfq2", 6.0, (0.5, 2.5))], {"top1": 96.0}, model="m", dataset="d", calibration_images=32,
+                        pooled={"gpfq2": pooled})
+    text = to_markdown("F", sections)
+    r = pooled[pooled["mode"] == "all"].iloc[0]
+    assert "## Pooled over seeds" in text and "gpfq2, 3 seeds, 15 subsets" in text
+    assert f"{r.mean_pp:+.1f} pp [95 % CI {r.ci_low:+.1f}, {r.ci_high:+.1f}] top-1 over all classes (detected; per seed {r.per_seed})" in text
