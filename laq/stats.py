@@ -1,4 +1,6 @@
-"""Statistics behind the result figures: the a·log(b·x)+c fit, Spearman's rho and means with bootstrap CIs.
+"""Statistics of the study: the a·log(b·x)+c fit, Spearman's rho (plain and partial) and means with
+bootstrap CIs; the paired gains (hierarchical, class-aware and seed-level bootstraps, Wilcoxon, McNemar,
+the minimum detectable effect); the decomposition of an all-classes gain; dose-response cells.
 
 Conventions
 -----------
@@ -282,7 +284,8 @@ def write_statistics(df: pd.DataFrame, path: str | os.PathLike) -> None:
 
 OVERLAP_NOTE = (
     "subsets share classes, so tests over subsets (bootstrap CI, Wilcoxon) treat overlapping subsets as "
-    "independent and are optimistic"
+    "independent and are optimistic; the class-aware interval (class_ci_low, class_ci_high in the gains table) "
+    "resamples the classes too and is named where it disagrees"
 )
 
 
@@ -587,7 +590,7 @@ def gain_statistics(
     summary, tests = [], []
     for kind, name, a, b in COMPARISONS:
         if f"{a}_top1_all" not in table or f"{b}_top1_all" not in table:
-            continue  # a condition this run did not make
+            continue  # a condition this run did not make (quantization.conditions)
         for mode in ("all", "sub"):
             ids, ga = _by_subset(table, f"{a}_top1_{mode}")
             _, gb = _by_subset(table, f"{b}_top1_{mode}")
