@@ -271,11 +271,12 @@ def findings(
         label = f"{spec.name} ({spec_label(spec.table)})"
         sec = Section(f"{label}{' — headline' if i == 0 else ''}")
         at = f"At {label}"
-        sec.bullets.append(cost_sentence(_row(spec.gains, "cost_agnostic", "all"), at))
         made = [g for g in GAINS if _has(spec.gains, g.name)]  # the conditions this run made
-        if made:
+        if made:  # the co-primary result leads: both metrics side by side
             lead = made[0]
             sec.bullets.append(lead_sentence(_row(spec.gains, lead.name, "all"), _row(spec.gains, lead.name, "sub"), lead.text, at))
+        sec.bullets.append(cost_sentence(_row(spec.gains, "cost_agnostic", "all"), at))
+        if made:
             if spec.decomposition is not None:
                 s = decomposition_sentence(spec.decomposition, lead.name, lead.text, VARIANT_LABELS[lead.subtrahend].capitalize())
                 if s:

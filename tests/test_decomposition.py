@@ -382,8 +382,8 @@ def test_smoke_run_decomposes_its_gains_and_leads_with_both_metrics(smoke_run):
     assert gains[gains.kind == "gain"]["mde_pp"].notna().all()
     text = (root / "findings.md").read_text()
     lead = text.split("## gpfq4")[1].split("\n- ")
-    assert "co-primary result" in lead[2] and "over all classes" in lead[2] and "restricted to the subset" in lead[2]
-    assert "out-of-subset predictions avoided" in lead[3] and "prior" in lead[4]
+    assert "co-primary result" in lead[1] and "over all classes" in lead[1] and "restricted to the subset" in lead[1]
+    assert "a cost of" in lead[2] and "out-of-subset predictions avoided" in lead[3] and "prior" in lead[4]
     assert "would have been detected with 80 % power" in text and "Falsifier “no restricted gain”" in text
     assert (root / "figures" / "tiny_gpfq4_decomposition.png").stat().st_size > 1000
     assert (root / "figures" / "tiny_dose_response.png").stat().st_size > 1000
