@@ -50,6 +50,46 @@ def subset_correct(logits: np.ndarray, labels: np.ndarray, classes: Sequence[int
     }
 
 
+# The subset prior of the prior-corrected control, fixed before any result was seen (never tuned on test
+# data): a deployment that knows its subset expects 99 % of its images from the subset's k classes
+# (uniformly) and 1 % from the other C - k. The model was trained on balanced classes (prior 1/C), so
+# Bayes' rule adds log(prior_c * C) to logit c; only the difference between the two groups moves the
+# arg max, log((0.99 / k) / (0.01 / (C - k))): 6.8 nats for k = 10 of C = 100.
+SUBSET_PRIOR_MASS = 0.99
+
+
+def subset_prior_shift(k: int, num_classes: int, mass: float = SUBSET_PRIOR_MASS) -> float:
+    """The logit shift added to the subset's k classes by the subset prior (0 when the subset is every class)."""
+    if k >= num_classes:
+        return 0.0
+    return float(np.log(mass / k) - np.log((1.0 - mass) / (num_classes - k)))
+
+
+def subset_flags(logits: np.ndarray, labels: np.ndarray, classes: Sequence[int], mass: float = SUBSET_PRIOR_MASS) -> dict[str, np.ndarray]:
+    """Per image of the subset's classes (rows as in `subset_correct`):
+
+    outside     the top-scoring class lies outside the subset (a tie between the best subset class and
+                an outside one counts as outside, as ties count against the label in `topk_correct`);
+                then top1_all == top1_sub & ~outside holds image by image, which splits the all-classes
+                gain exactly into a within-subset part and an out-of-subset part (laq.stats.decomposition);
+    top1_prior  top-1 over all classes after adding `subset_prior_shift` to the subset's logits: the
+                model given the subset's class prior as a last-layer bias shift, without calibration.
+    A row with a non-finite logit is wrong in top1_prior and not outside (it predicts nothing)."""
+    classes = np.asarray(classes)
+    rows = np.isin(labels, classes)
+    lg = np.asarray(logits)[rows].astype(np.float64)
+    lb = np.asarray(labels)[rows]
+    inside = np.zeros(lg.shape[1], dtype=bool)
+    inside[classes] = True
+    finite = np.isfinite(lg).all(1)
+    if inside.all() or len(lb) == 0:
+        outside = np.zeros(len(lb), dtype=bool)
+    else:
+        outside = (lg[:, ~inside].max(1) >= lg[:, inside].max(1)) & finite
+    shifted = lg + np.where(inside, subset_prior_shift(len(classes), lg.shape[1], mass), 0.0)
+    return {"outside": outside, "top1_prior": topk_correct(shifted, lb, 1)}
+
+
 def accuracies(correct: dict[str, np.ndarray]) -> dict[str, float]:
     """Percent correct per metric of a `subset_correct` result, plus n_images."""
     n = len(next(iter(correct.values())))

@@ -114,6 +114,20 @@ class Paths:
         return f"{self.root}/tables/{self.model}_{{spec}}_mcnemar.csv"
 
     @property
+    def decomposition(self) -> str:
+        """Per gain: the all-classes gain split into within-subset and out-of-subset parts (laq.stats)."""
+        return f"{self.root}/tables/{self.model}_{{spec}}_decomposition.csv"
+
+    @property
+    def dose_response(self) -> str:
+        """Every spec's gains per dose (bits, calibration images, subset size), for the dose-response figures."""
+        return f"{self.root}/tables/{self.model}_dose_response.csv"
+
+    @property
+    def dose_figure(self) -> str:
+        return f"{self.root}/figures/{self.model}_dose_response.png"
+
+    @property
     def findings(self) -> str:
         return f"{self.root}/findings.md"
 

@@ -15,7 +15,7 @@ from laq.data.transforms import channel_stats
 from laq.evaluate import predict_logits, weight_sparsity
 from laq.design import QUANTIZED, draw_calibration
 from laq.io import sha256_file, write_json
-from laq.metrics import accuracies, subset_correct, topk_accuracy
+from laq.metrics import accuracies, subset_correct, subset_flags, topk_accuracy
 from laq.paths import layer_table, sidecar
 from laq.models.sources import load_base
 from laq.seeding import derive_seed
@@ -107,8 +107,10 @@ def evaluate_checkpoints(
     not quantized). Returns (results, correct): results[subset id][variant] is a list, per draw, of the
     metrics (`laq.metrics.subset_metrics`) with the checkpoint's sha256 and, for quantized models, its
     weight sparsity; results[subset id]["quantization"] describes the spec as the first checkpoint's
-    sidecar records it. correct["<subset id>/<variant>/<metric>"] is a uint8 array (draws x images) of
-    per-image correctness for top1_all and top1_sub, the paired data of McNemar's test.
+    sidecar records it. correct["<subset id>/<variant>/<flag>"] is a uint8 array (draws x images) per
+    image: correctness for top1_all and top1_sub (the paired data of McNemar's test), and the
+    `laq.metrics.subset_flags` outside (predicted a class outside the subset) and top1_prior (correct
+    after the subset-prior shift); correct["<subset id>/labels"] holds the images' labels (int64).
     `trusted_hub`: see `laq.models.checkpoint.load_checkpoint`.
     """
     from laq.models.checkpoint import load_checkpoint
@@ -119,8 +121,9 @@ def evaluate_checkpoints(
         sid, classes = manifest["id"], manifest["classes"]
         data = test.subset(classes)
         entry: dict[str, Any] = {}
+        correct[f"{sid}/labels"] = data.labels.astype(np.int64)
         for variant, paths in checkpoints[sid].items():
-            per_draw, hits = [], {"top1_all": [], "top1_sub": []}
+            per_draw, hits = [], {"top1_all": [], "top1_sub": [], "outside": [], "top1_prior": []}
             for path in paths:
                 if quantized:
                     model, meta = load_quantized_checkpoint(path, trusted_hub)
@@ -129,6 +132,7 @@ def evaluate_checkpoints(
                 logits = predict_logits(model, data.images, preprocess_for(meta), batch_size=batch_size, device=device, progress=False)
                 c = subset_correct(logits, data.labels, classes)
                 m: dict[str, Any] = {**accuracies(c), "sha256": sha256_file(path)}
+                c = {**c, **subset_flags(logits, data.labels, classes)}
                 if quantized:
                     m["sparsity"] = weight_sparsity(model)
                     entry.setdefault("quantization", spec_description(_quantization_record(meta, path)))

@@ -46,8 +46,10 @@ def quantized_models(spec):
 
 
 def result_figures():
-    figs = [P.result_figure(k).format(spec=s) for s in SPEC_NAMES for k in ("quant_drop", "aware_gain")]
-    return figs + ([P.bits_figure] if len(SPEC_NAMES) > 1 else [])
+    figs = [
+        P.result_figure(k).format(spec=s) for s in SPEC_NAMES for k in ("quant_drop", "aware_gain", "decomposition")
+    ]
+    return figs + [P.dose_figure] + ([P.bits_figure] if len(SPEC_NAMES) > 1 else [])
 
 
 def seed_outputs():

@@ -3,6 +3,8 @@ rule findings:
     input:
         tables=expand(P.table, spec=SPEC_NAMES),
         gains=expand(P.gains, spec=SPEC_NAMES),
+        decompositions=expand(P.decomposition, spec=SPEC_NAMES),
+        dose=P.dose_response,
         statistics=expand(P.statistics, spec=SPEC_NAMES, mode=["all"]),
         base_metrics=P.base_metrics,
     output:

@@ -64,3 +64,55 @@ localrules:
     plot_accuracy,
     plot_spec,
     plot_bits,
+
+
+rule plot_decomposition:
+    """The all-classes gains of one spec split into within-subset accuracy and out-of-subset predictions avoided."""
+    input:
+        table=P.table,
+        decomposition=P.decomposition,
+    output:
+        figure=report(
+            P.result_figure("decomposition"), category="Label-aware gain", caption="../report/decomposition_figure.rst"
+        ),
+        figure_svg=svg(P.result_figure("decomposition")),
+    log:
+        P.log("plot_decomposition", "spec"),
+    conda:
+        "../envs/laq.yaml"
+    resources:
+        **LIGHT,
+    params:
+        rc=config["plots"].get("rc", {}),
+    script:
+        "../scripts/plot_decomposition.py"
+
+
+localrules:
+    plot_decomposition,
+
+
+rule dose_response:
+    """Every spec's gains per dose (bits, calibration images, subset size) and the figure of gain against each dose swept."""
+    input:
+        expand(P.table, spec=SPEC_NAMES),
+    output:
+        table=report(P.dose_response, category="Dose-response", caption="../report/dose_response_table.rst"),
+        figure=report(P.dose_figure, category="Dose-response", caption="../report/dose_response.rst"),
+        figure_svg=svg(P.dose_figure),
+    log:
+        P.log("dose_response"),
+    conda:
+        "../envs/laq.yaml"
+    resources:
+        **LIGHT,
+    params:
+        rc=config["plots"].get("rc", {}),
+        specs=SPEC_NAMES,
+        seed=config["seed"],
+    script:
+        "../scripts/dose_response.py"
+
+
+localrules:
+    dose_response,

@@ -35,6 +35,7 @@ rule statistics:
     output:
         gains=report(P.gains, category="Label-aware gain", caption="../report/gains.rst"),
         mcnemar=P.mcnemar,
+        decomposition=report(P.decomposition, category="Label-aware gain", caption="../report/decomposition.rst"),
     log:
         P.log("statistics", "spec"),
     conda:

@@ -81,3 +81,74 @@ def test_findings_carry_the_numbers_and_caveats():
 
     html = publish_parts(rst, writer="html", settings_overrides={"halt_level": 2})["body"]  # no rst warnings
     assert "raised top-1 by +1.5 pp" in html
+
+
+# ----------------------------------------------------------------- issue 21: both metrics, controls, falsifiers
+
+
+def test_lead_sentence_gives_both_metrics():
+    from laq.findings import lead_sentence
+
+    s = lead_sentence(gain_row(2.5, 1.0, 4.2), gain_row(0.35, -0.28, 1.06, mode="sub"), "against x", "At g2")
+    assert "+2.5 pp [95 % CI +1.0, +4.2] over all classes (detected)" in s
+    assert "+0.3 pp [95 % CI -0.3, +1.1] restricted to the subset’s classes (not detected)" in s or "+0.4 pp" in s
+
+
+def test_a_null_states_its_minimum_detectable_effect():
+    s = gain_sentence(gain_row(0.2, -0.1, 0.6, mde_pp=0.83, draw_noise_share=0.95), "x", "At g3")
+    assert "no effect detected" in s and "±0.83 pp would have been detected with 80 % power" in s and "95%" in s
+    assert "minimum detectable" not in gain_sentence(gain_row(1.0, 0.2, 1.8, mde_pp=0.83), "x", "At g3")
+
+
+def test_class_aware_interval_is_named_when_it_disagrees():
+    s = gain_sentence(gain_row(1.0, 0.2, 1.8, class_ci_low=-0.4, class_ci_high=2.3), "x", "At g2")
+    assert "class-aware interval" in s and "contains 0" in s
+    same = gain_sentence(gain_row(1.0, 0.2, 1.8, class_ci_low=0.1, class_ci_high=2.3), "x", "At g2")
+    assert "class-aware" not in same
+
+
+def test_decomposition_sentence_carries_both_parts():
+    from laq.findings import decomposition_sentence
+
+    dec = pd.DataFrame([{"comparison": "aware_vs_agnostic", "component": c, "mean_pp": m, "ci_low": m - 1, "ci_high": m + 1,
+                         "share": m / 2.5, "minuend_outside_pct": 4.0, "subtrahend_outside_pct": 8.1}
+                        for c, m in (("all", 2.5), ("within", 0.35), ("outside", 2.15))])
+    s = decomposition_sentence(dec, "aware_vs_agnostic", "against all", "Quantized (label-agnostic)")
+    assert "(+2.5 pp), +0.3 pp" in s or "(+2.5 pp), +0.4 pp" in s
+    assert "14% of it is accuracy within" in s and "86% of it is out-of-subset predictions avoided" in s
+    assert "8.1 % of the subsets' test images, the label-aware model for 4.0 %" in s
+    assert decomposition_sentence(dec[dec.component != "outside"], "aware_vs_agnostic", "x", "y") is None
+
+
+def _controls(gain_ci, prior_ci):
+    rows = [gain_row(sum(gain_ci) / 2, *gain_ci), gain_row(0.3, -0.3, 1.0, mode="sub")]
+    for suffix in ("prior", "restricted"):
+        rows.append(gain_row(sum(prior_ci) / 2, *prior_ci, comparison=f"aware_vs_agnostic_{suffix}", kind="control",
+                             mde_pp=0.9))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("gain_ci,prior_ci,verdict", [
+    ((1.0, 4.2), (-0.5, 0.8), "vanishes against the prior-corrected"),
+    ((1.0, 4.2), (-3.0, -1.0), "vanishes against the prior-corrected"),
+    ((1.0, 4.2), (0.4, 1.2), "remains against the prior-corrected"),
+    ((-0.5, 1.0), (-0.5, 0.8), "no detected all-classes advantage"),
+])
+def test_the_prior_corrected_control_says_whether_the_advantage_vanishes(gain_ci, prior_ci, verdict):
+    from laq.findings import control_sentences
+
+    out = control_sentences(_controls(gain_ci, prior_ci), "aware_vs_agnostic", "At g2")
+    assert len(out) == 3 and verdict in out[-1]
+    assert "log((0.99/k) / (0.01/(C−k)))" in out[0] and "restricted to the subset's classes" in out[1]
+
+
+@pytest.mark.parametrize("lo,hi,ref,verdict", [
+    (-0.3, 0.9, 2.5, "held"), (0.4, 1.5, 2.5, "did not hold"), (-0.5, 3.0, 2.5, "undetermined"),
+    (-0.5, 0.5, float("nan"), "undetermined"), (float("nan"), float("nan"), 2.5, "undetermined"),
+    (-1.5, -0.5, 2.5, "held"), (-0.3, 0.9, -0.2, "undetermined"),
+])
+def test_falsifier_verdicts_follow_the_interval(lo, hi, ref, verdict):
+    from laq.findings import falsifier
+
+    s = falsifier("no restricted gain", gain_row((lo + hi) / 2, lo, hi, mode="sub"), ref, "restricted gain")
+    assert s.startswith("Falsifier “no restricted gain”: " + verdict + " (")

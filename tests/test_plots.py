@@ -252,5 +252,5 @@ def test_scripts_follow_rules_plots_smk(tmp_path):
     for stem in ("resnet8_gpfq4_sub_median", "resnet8_rtn-asc_quant_drop", "resnet8_rtn-asc_aware_gain", "resnet8_bits_vs_accuracy"):
         check_figure(fig / f"{stem}.png")
     stats = pd.read_csv(root / "tables" / "resnet8_gpfq4_sub_statistics.csv")
-    assert len(stats) == len(VARIANTS) + 3 and set(stats["mode"]) == {"sub"}
+    assert len(stats) == len(VARIANTS) + 3 + 4 and set(stats["mode"]) == {"sub"}  # + 4 costs (laq.stats.COSTS)
     assert "wrote" in (logs / "acc.log").read_text() and "wrote" in (logs / "bits.log").read_text()

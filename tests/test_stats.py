@@ -198,7 +198,10 @@ def crafted_table(n: int = 8) -> pd.DataFrame:
 def test_figure_statistics_known_values(mode):
     stats = figure_statistics(crafted_table(), mode, seed=0, n_boot=500)
     assert list(stats.columns) == STAT_COLUMNS
-    assert list(stats["variant"]) == list(VARIANTS) + [name for name, _, _ in DIFFERENCES]
+    from laq.stats import COSTS
+
+    assert list(stats["variant"]) == list(VARIANTS) + [name for name, _, _ in DIFFERENCES] + [f"{r}-{q}" for r, q in COSTS]
+    assert (stats[stats.kind == "cost"]["variant"] != "").all()
     assert set(stats["mode"]) == {mode} and (stats["n_subsets"] == 8).all()
     s = stats.set_index("variant")
     gain = s.loc["quant_aware-quant_agnostic"]
@@ -218,6 +221,7 @@ def test_figure_statistics_degenerate_and_missing_columns():
     t = crafted_table(2).drop(columns=["finetuned_top1_all"])
     stats = figure_statistics(t, "all", seed=0, n_boot=100)
     assert "finetuned" not in set(stats["variant"]) and "finetuned_quant-finetuned" not in set(stats["variant"])
+    assert "finetuned-finetuned_quant" not in set(stats["variant"]) and "original-quant_aware" in set(stats["variant"])
     assert stats["fit_note"].str.contains("distinct").all()
     assert stats["fit_a"].isna().all() and stats["rho_ci_low"].isna().all()
     with pytest.raises(ValueError, match="mode"):

@@ -97,7 +97,8 @@ def _no_data(ax: Axes, message: str) -> None:
 
 
 def _scatter_series(
-    ax: Axes, x: np.ndarray, series: list[tuple[str, np.ndarray, str, str, str]], *, fmt_value: str, unit: str
+    ax: Axes, x: np.ndarray, series: list[tuple[str, np.ndarray, str, str, str]], *, fmt_value: str, unit: str,
+    edges: np.ndarray | None = None,
 ) -> tuple[list[str], list[Line2D], int]:
     """Points and a·log(b·x)+c fit per series (key, y, label, colour, marker); (warnings, legend handles, fits drawn)."""
     warnings: list[str] = []
@@ -109,7 +110,8 @@ def _scatter_series(
         if not ok.any():
             warnings.append(f"{key}: no subset with a finite distance and accuracy; not plotted")
             continue
-        ax.scatter(x[ok], y[ok], s=26, marker=marker, color=colour, alpha=0.85, edgecolors="white", linewidths=0.4, zorder=3)
+        ring = dict(edgecolors=list(edges[ok]), linewidths=1.1) if edges is not None else dict(edgecolors="white", linewidths=0.4)
+        ax.scatter(x[ok], y[ok], s=26, marker=marker, color=colour, alpha=0.85, zorder=3, **ring)
         fit = log_fit(x, y)
         if fit.ok:
             xc = _curve_x(x[ok], log)
@@ -158,7 +160,12 @@ def plot_accuracy_vs_distance(table: pd.DataFrame, mode: str, path: str | os.Pat
         series.append((v, _num(table, col), st.label, st.colour, st.marker))
     fig = new_figure(7.4, 4.4)
     ax = fig.add_subplot()
-    w, handles, fits = _scatter_series(ax, x, series, fmt_value=".1f", unit=" %")
+    # each point's edge in its subset's strategy colour: does a strategy sit apart at a given distance?
+    strategy = table["strategy"].astype(str).to_numpy() if "strategy" in table else np.full(len(table), "random")
+    edges = np.array([STRATEGY_COLOURS.get(st, "0.2") for st in strategy], dtype=object)
+    w, handles, fits = _scatter_series(ax, x, series, fmt_value=".1f", unit=" %", edges=edges)
+    handles += [Line2D([], [], color="white", marker="o", markeredgecolor=STRATEGY_COLOURS.get(st, "0.2"), markeredgewidth=1.4,
+                       linestyle="none", label=f"edge: {STRATEGY_LABELS.get(st, st)}") for st in dict.fromkeys(strategy)]
     warnings += w
     if not handles:
         _no_data(ax, "no subset has both a distance and an accuracy")
