@@ -28,6 +28,8 @@ MAX_LINE = 300  # every one-line error stays readable: long values are shown by 
 
 def brief(value: Any, limit: int = 60) -> str:
     """repr(value), or for a long value its type, length and first items: "a list of 200000 items [2, 2, 2, ...]"."""
+    if isinstance(value, np.generic):
+        value = value.item()
     text = repr(value)
     if len(text) <= limit:
         return text
