@@ -23,6 +23,34 @@ class LaqError(Exception):
     """An error the user can act on; the message is one sentence naming the problem and the fix."""
 
 
+MAX_LINE = 300  # every one-line error stays readable: long values are shown by length and first items
+
+
+def brief(value: Any, limit: int = 60) -> str:
+    """repr(value), or for a long value its type, length and first items: "a list of 200000 items [2, 2, 2, ...]"."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        items = list(value)[:3]
+        head = ", ".join(brief(x, 12) for x in items)
+        return f"a {type(value).__name__} of {len(value)} items [{head}, ...]"
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters {value[:limit - 30]!r}..."
+    return text[: limit - 3] + "..."
+
+
+def one_line(msg: str, limit: int = MAX_LINE) -> str:
+    """`msg` on one line of at most `limit` characters (the end, which says what to do, is kept)."""
+    msg = " ".join(str(msg).split())
+    if len(msg) <= limit:
+        return msg
+    keep = limit - 5
+    return msg[: keep // 2] + " ... " + msg[-(keep - keep // 2):]
+
+
 def rebuild_hint(path: str | os.PathLike) -> str:
     """How to remake a damaged or missing workflow output, and everything made from it.
 

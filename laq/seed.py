@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from laq.design import METRICS, VARIANTS
-from laq.io import LaqError, atomic_path
+from laq.io import LaqError, atomic_path, brief
 from laq.tables import per_subset
 
 # laq variant -> the seed log's column prefix ("" = not measured by the seed)
@@ -36,18 +36,57 @@ _METRIC_COLUMNS = {"top1_all": "Top1 Accuracy", "top5_all": "Top5 Accuracy",
 COMPARED = [v for v in VARIANTS if SEED_VARIANTS[v]]
 
 
-def _log_subsets(df: pd.DataFrame, path: str | os.PathLike) -> list[list[int]]:
+_LOG_FIX = "use one of the logs in resources/seed/ (or restore this one from git)"
+_KL_COLUMNS = ("Min_KL", "Max_KL", "Avg_KL", "Median_KL")
+
+
+def _log_subsets(df: pd.DataFrame, path: str | os.PathLike, num_classes: int | None = None) -> list[list[int]]:
     out = []
     for i, raw in enumerate(df["Subset_Inds"]):
+        text = str(raw)
         try:
-            classes = [int(c) for c in ast.literal_eval(str(raw))]
-        except (ValueError, SyntaxError, TypeError):
-            raise LaqError(f"seed log {path}, row {i}: Subset_Inds {raw!r} is not a list of class indices.") from None
-        out.append(classes)
+            if len(text) > 10_000:  # literal_eval of a huge string is slow and can exhaust the stack
+                raise ValueError
+            classes = ast.literal_eval(text)
+            if not isinstance(classes, (list, tuple)) or not all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
+                raise ValueError
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise LaqError(f"seed log {path}, row {i}: Subset_Inds {brief(raw, 40)} is not a list of class indices; {_LOG_FIX}.") from None
+        bad = [c for c in classes if c < 0 or (num_classes is not None and c >= num_classes)]
+        if bad:
+            bound = f"0..{num_classes - 1}" if num_classes is not None else ">= 0"
+            raise LaqError(f"seed log {path}, row {i}: class index {bad[0]} in Subset_Inds is out of range {bound}; {_LOG_FIX}.")
+        if len(set(classes)) != len(classes) or len(classes) < 2:
+            raise LaqError(f"seed log {path}, row {i}: Subset_Inds lists a class twice or fewer than 2 classes; {_LOG_FIX}.")
+        out.append(list(classes))
     return out
 
 
-def read_log(path: str | os.PathLike) -> pd.DataFrame:
+def _check_numbers(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Every accuracy a fraction in [0, 1] and every distance finite and >= 0: no blank, text or percentage."""
+    accuracy = [f"{p} {m}" for p in SEED_VARIANTS.values() if p for m in _METRIC_COLUMNS.values()]
+    for col in [*_KL_COLUMNS, *accuracy]:
+        raw = df[col]
+        values = pd.to_numeric(raw, errors="coerce")
+        for i in np.flatnonzero(values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))):
+            what = "is blank (a truncated or edited row)" if pd.isna(raw.iloc[i]) else f"= {brief(raw.iloc[i], 24)} is not a finite number"
+            raise LaqError(f"seed log {path}, row {i}: {col} {what}; {_LOG_FIX}.")
+        if col in _KL_COLUMNS:
+            if (values < 0).any():
+                i = int(np.flatnonzero(values < 0)[0])
+                raise LaqError(f"seed log {path}, row {i}: {col} = {values.iloc[i]} is negative; distances are >= 0; {_LOG_FIX}.")
+            continue
+        out = (values < 0) | (values > 1)
+        if out.any():
+            i = int(np.flatnonzero(out)[0])
+            hint = " (a percentage? the seed's logs hold fractions)" if 1 < values.iloc[i] <= 100 else ""
+            raise LaqError(f"seed log {path}, row {i}: {col} = {values.iloc[i]} is not a fraction in [0, 1]{hint}; {_LOG_FIX}.")
+        df[col] = values
+
+
+def read_log(path: str | os.PathLike, num_classes: int | None = None) -> pd.DataFrame:
+    """A seed log, checked: the columns laq reads present, accuracies fractions in [0, 1], distances
+    finite and >= 0, Subset_Inds lists of distinct class indices (below `num_classes` when given)."""
     try:
         df = pd.read_csv(path)
     except FileNotFoundError:
@@ -60,18 +99,28 @@ def read_log(path: str | os.PathLike) -> pd.DataFrame:
     missing = [c for c in need if c not in df.columns]
     if missing:
         raise LaqError(f"seed log {path} lacks column(s) {', '.join(missing[:3])}; use one of the logs in resources/seed/.")
+    if df.empty:
+        raise LaqError(f"seed log {path} has no rows; {_LOG_FIX}.")
+    _check_numbers(df, path)
+    _log_subsets(df, path, num_classes)
     return df
 
 
 def read_seed_log(path: str | os.PathLike, class_names: Sequence[str] | None = None) -> pd.DataFrame:
-    """A seed log as laq's long table (one draw per row): ids file-k<size>-<row> (log rows; a replay's
-    own ids follow its subsets file, which leaves out repeated rows), classes sorted as
-    laq's manifests store them (`seed_order` keeps the log's order), accuracies in percent, the
-    variants the seed did not run (label-agnostic, mismatched) as NaN."""
-    df = read_log(path)
+    """A seed log as laq's long table, one row per log row: ids file-k<size>-<i> numbered like the
+    replay's subsets file (`write_subsets_file`: distinct subsets in order of first appearance), so a
+    log row that repeats a subset gets that subset's id and the next `draw` (0 for its first row);
+    classes sorted as laq's manifests store them (`seed_order` keeps the log's order), accuracies in
+    percent, the variants the seed did not run (label-agnostic, mismatched) as NaN."""
+    df = read_log(path, None if class_names is None else len(class_names))
     subsets = _log_subsets(df, path)
     rows = []
-    for i, (classes, (_, r)) in enumerate(zip(subsets, df.iterrows())):
+    ids: dict[frozenset[int], int] = {}
+    seen: dict[frozenset[int], int] = {}
+    for classes, (_, r) in zip(subsets, df.iterrows()):
+        key = frozenset(classes)
+        i = ids.setdefault(key, len(ids))
+        draw = seen[key] = seen.get(key, -1) + 1
         row = {
             "subset": f"file-k{len(classes)}-{i:02d}",
             "strategy": "file",
@@ -83,7 +132,7 @@ def read_seed_log(path: str | os.PathLike, class_names: Sequence[str] | None = N
             "dist_max": float(r["Max_KL"]),
             "dist_mean": float(r["Avg_KL"]),
             "dist_median": float(r["Median_KL"]),
-            "draw": 0,
+            "draw": draw,
         }
         for v in VARIANTS:
             for m in METRICS:

@@ -335,13 +335,27 @@ def _read_csv_matrix(path: Path) -> np.ndarray:
         raise LaqError(f"matrix file {path} has a value that is not a number ({e}); give a CxC matrix of numbers.") from None
 
 
-def load_matrix(path: str | os.PathLike, num_classes: int) -> np.ndarray:
-    """A user-supplied CxC class-distance matrix (.npy, or .csv/.tsv/.txt text), validated; returned
-    exactly symmetric with an exactly zero diagonal.
+def load_matrix(path: str | os.PathLike, num_classes: int, *, produced: bool = False) -> np.ndarray:
+    """A CxC class-distance matrix (.npy, or .csv/.tsv/.txt text), validated; returned exactly symmetric
+    with an exactly zero diagonal.
 
     Raises LaqError unless it holds real numbers (not bool or complex) and is square, C = `num_classes`,
     finite, non-negative, symmetric and zero on the diagonal (both to 1e-6 of its largest entry).
+    `produced`: the matrix is a workflow output (`similarity/distance.npy`), so the message says how
+    to rebuild it rather than how to write one.
     """
+    if not produced:
+        return _load_matrix(path, num_classes)
+    try:
+        return _load_matrix(path, num_classes)
+    except LaqError as e:
+        from laq.io import rebuild_hint
+
+        what = str(e).split("; ")[0].rstrip(".").replace("matrix file", "distance matrix", 1)
+        raise LaqError(f"{what}; {rebuild_hint(path)}.") from None
+
+
+def _load_matrix(path: str | os.PathLike, num_classes: int) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise LaqError(f"matrix file {p} does not exist; give a .npy or .csv CxC matrix.")

@@ -124,9 +124,9 @@ def evaluate_checkpoints(
         correct[f"{sid}/labels"] = data.labels.astype(np.int64)
         for variant, paths in checkpoints[sid].items():
             per_draw, hits = [], {"top1_all": [], "top1_sub": [], "outside": [], "top1_prior": []}
-            for path in paths:
+            for draw, path in enumerate(paths):
                 if quantized:
-                    model, meta = load_quantized_checkpoint(path, trusted_hub)
+                    model, meta = load_quantized_checkpoint(path, trusted_hub, expect={"variant": variant, "draw": draw})
                 else:
                     model, meta = load_checkpoint(path, trusted_hub=trusted_hub)
                 logits = predict_logits(model, data.images, preprocess_for(meta), batch_size=batch_size, device=device, progress=False)
@@ -305,7 +305,7 @@ def quantize_subset(
         if per_layer is not None:
             record = cal.per_layer_record(train.labels, pool, [rec.calibration for rec in result.layers])
         write_layer_table(layer_table(path), result)
-        save_quantized(path, result, {"spec": spec["name"], "variant": variant, "draw": str(draw)})
+        save_quantized(path, result, {"spec": spec["name"], "variant": variant, "draw": str(draw)}, model_meta=meta)
         info = {"spec": spec, "variant": variant, "calibration": record, **size_report(result)}
         write_json(sidecar(path), {**meta, "quantization": info, "provenance": provenance_of[q.model]})
         log.info("%s %s d%d: %s", manifest["id"], variant, draw, ", ".join(f"{r.name} {r.rel_error:.3g}" for r in result.layers))
@@ -322,8 +322,11 @@ def _check_inputs(models: Mapping[str, tuple[torch.nn.Module, dict[str, Any]]], 
         check_float_model(model.to(device), x, sources[which], "fine-tuned" if which == "finetuned" else "base", setting)
 
 
-def load_quantized_checkpoint(path: str, trusted_hub: str | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """A quantized checkpoint rebuilt as a float model whose weights are the dequantized codes."""
+def load_quantized_checkpoint(
+    path: str, trusted_hub: str | None = None, expect: dict[str, Any] | None = None
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A quantized checkpoint rebuilt as a float model whose weights are the dequantized codes; its
+    sidecar must agree with the checkpoint and with `expect` (laq.quant.checkpoint.check_sidecar)."""
     from laq.models.arch import build_arch
     from laq.models.checkpoint import read_meta
     from laq.quant import load_quantized
@@ -331,6 +334,6 @@ def load_quantized_checkpoint(path: str, trusted_hub: str | None = None) -> tupl
 
     meta = read_meta(path, trusted_hub=trusted_hub)
     skeleton = build_arch(meta["arch"], meta["num_classes"], trusted_hub=trusted_hub, where=f"sidecar of {path}: arch")
-    model = load_quantized(path, skeleton).eval()
+    model = load_quantized(path, skeleton, sidecar=meta, expect=expect).eval()
     check_loaded(path, model, meta.get("quantization", {}).get("spec", {}))
     return model, meta

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from laq.io import LaqError
+from laq.io import LaqError, brief
 from laq.seeding import rng
 
 STRATEGIES = ("similar", "dissimilar", "random")
@@ -177,10 +177,17 @@ def make_subset(kl: np.ndarray, class_names: Sequence[str], subset_id: str, *, s
     return manifest_from_classes(kl, class_names, subset_id, picked, seed=seed, start=start)
 
 
+_MAX_SUBSETS_FILE = 16 << 20
+_SEPARATOR_NAMES = {";": "semicolons", "|": "bars"}
+
+
 def read_subsets_file(
     path: str | os.PathLike, class_names: Sequence[str] | None, *, size: int | None = None
 ) -> list[list[int]]:
-    """Subsets listed in a text file: one per line, classes separated by tabs or commas, `#` starts a comment.
+    """Subsets listed in a text file: one per line, classes separated by a tab (the documented delimiter;
+    a comma is also read), `#` starts a comment. UTF-8, with or without a byte-order mark; LF or CRLF
+    line ends; spaces and tabs around an entry or at the end of a line are ignored. Any other
+    separator (`;`, `|`, spaces) is refused with a hint.
 
     A class is an integer index (0-based) or a class name. With `class_names` None, only the syntax is
     checked (use it to count the subsets): names cannot be resolved and come back as -1. With `size`,
@@ -188,7 +195,9 @@ def read_subsets_file(
     """
     p = Path(path)
     try:
-        text = p.read_text()
+        if p.stat().st_size > _MAX_SUBSETS_FILE:
+            raise LaqError(f"subsets file {p} is {p.stat().st_size} bytes, more than a subsets file can be ({_MAX_SUBSETS_FILE}); give a TSV with one subset per line.")
+        text = p.read_text(encoding="utf-8-sig")  # a BOM (Excel, Notepad) is not part of the first class
     except FileNotFoundError:
         raise LaqError(f"subsets file {p} does not exist; give a TSV with one subset per line.") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -207,17 +216,22 @@ def read_subsets_file(
         classes: list[int] = []
         for tok in tokens:
             if re.fullmatch(r"[+-]?\d+", tok):
-                i = int(tok)
+                # a 5,000-digit index would make int() itself fail; any index that long is out of range
+                i = int(tok) if len(tok) <= 12 else 10**12
                 if i < 0 or (c is not None and i >= c):
                     bound = f"0..{c - 1}" if c is not None else ">= 0"
                     raise LaqError(f"subsets file {p}, line {lineno}: class index {i} is out of range; use {bound}.")
+            elif re.search(r"[;|]", tok) or re.fullmatch(r"\d+(\s+\d+)+", tok):
+                sep = _SEPARATOR_NAMES.get(re.search(r"[;|]|\s", tok).group(), "spaces")
+                raise LaqError(f"subsets file {p}, line {lineno}: {brief(tok, 40)} holds several classes separated by {sep}; separate classes with tabs.")
             elif lookup is None:
                 i = -1
             elif tok in lookup:
                 i = lookup[tok]
             else:
-                hint = " (separate classes with tabs or commas, not spaces)" if re.search(r"\s", tok) else ""
-                raise LaqError(f"subsets file {p}, line {lineno}: unknown class name {tok!r}{hint}; use a class index or one of the dataset's class names.")
+                sep = re.search(r"[\s;|]", tok)
+                hint = f" (separate classes with tabs, not {_SEPARATOR_NAMES.get(sep.group(), 'spaces')})" if sep else ""
+                raise LaqError(f"subsets file {p}, line {lineno}: unknown class name {brief(tok, 40)}{hint}; use a class index or one of the dataset's class names.")
             classes.append(i)
         known = [i for i in classes if i >= 0]
         if len(set(known)) != len(known) or (lookup is None and len(set(tokens)) != len(tokens)):

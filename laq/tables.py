@@ -8,7 +8,7 @@ are not quantized and repeat across the draws of a subset.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from safetensors.numpy import load_file as load_np
 from safetensors.numpy import save_file as save_np
 
 from laq.design import METRICS, QUANTIZED_VARIANTS, VARIANTS
-from laq.io import LaqError, atomic_path, package_versions, rebuild_hint
+from laq.io import LaqError, atomic_path, brief, package_versions, read_json, rebuild_hint
 from laq.metrics import subset_metrics
 from laq.quant.registry import label as method_label
 
@@ -51,6 +51,55 @@ def load_logits(path: str) -> tuple[np.ndarray, np.ndarray]:
     if "logits" not in t or "labels" not in t:
         raise LaqError(f"logits file {path} lacks logits or labels; {rebuild_hint(path)}.")
     return t["logits"], t["labels"]
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def read_evaluation(path: str | os.PathLike, subset_ids: Sequence[str], variants: Sequence[str]) -> dict[str, Any]:
+    """The `subsets` block of an evaluation file (`eval/<model>/*.json`), checked: every subset of the run
+    and every variant present, one entry per draw (the same number for every variant), each metric a
+    number in [0, 100], sparsity in [0, 1], a sha256; quantized files also describe their spec."""
+    data = read_json(path)
+
+    def bad(where: str, what: str) -> LaqError:
+        return LaqError(f"evaluation file {path}: {where} {what}; {rebuild_hint(path)}.")
+
+    subsets = data.get("subsets") if isinstance(data, dict) else None
+    if not isinstance(subsets, dict):
+        raise bad("subsets", "is missing or not a mapping")
+    quantized = any(v in QUANTIZED_VARIANTS for v in variants)
+    for sid in subset_ids:
+        entry = subsets.get(sid)
+        if not isinstance(entry, dict):
+            raise bad(f"subsets.{str(sid)[:60]}", "is missing (the file was made for other subsets)")
+        counts = set()
+        for v in variants:
+            runs = entry.get(v)
+            if not isinstance(runs, list) or not runs:
+                raise bad(f"subsets.{sid}.{v}", "is missing or empty")
+            counts.add(len(runs))
+            for d, m in enumerate(runs):
+                where = f"subsets.{sid}.{v}[{d}]"
+                if not isinstance(m, dict):
+                    raise bad(where, "is not a mapping of metrics")
+                for k in METRICS:
+                    x = m.get(k)
+                    if not _is_number(x) or not 0.0 <= x <= 100.0:  # NaN fails the comparison too
+                        raise bad(f"{where}.{k}", f"= {brief(x, 24)} is not an accuracy in [0, 100] %")
+                if not isinstance(m.get("sha256"), str):
+                    raise bad(f"{where}.sha256", "is missing")
+                if quantized and not (_is_number(m.get("sparsity")) and 0.0 <= m["sparsity"] <= 1.0):
+                    raise bad(f"{where}.sparsity", f"= {brief(m.get('sparsity'), 24)} is not a fraction in [0, 1]")
+        if len(counts) != 1:
+            raise bad(f"subsets.{sid}", f"has different numbers of draws per variant ({sorted(counts)})")
+        if quantized:
+            q = entry.get("quantization")
+            missing = [k for k in SPEC_COLUMNS if not isinstance(q, dict) or k not in q]
+            if missing:
+                raise bad(f"subsets.{sid}.quantization", f"lacks {', '.join(missing[:3])}")
+    return subsets
 
 
 def table_rows(
@@ -157,4 +206,32 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         raise LaqError(f"accuracy table {path} is unreadable ({e}); {rebuild_hint(path)}.") from None
     if "dist_median" not in df.columns:
         raise LaqError(f"accuracy table {path} has no dist_median column; {rebuild_hint(path)}.")
+    check_table(df, path)
     return df
+
+
+def check_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """A table's invariants: rows, every variant's accuracies numeric, finite and in [0, 100], distances
+    finite and >= 0, sparsity in [0, 1], one row per (subset, draw)."""
+    def bad(what: str) -> LaqError:
+        return LaqError(f"accuracy table {path}: {what}; {rebuild_hint(path)}.")
+
+    if df.empty:
+        raise bad("it has no rows")
+    need = ["subset", "draw", *(f"{v}_{m}" for v in VARIANTS for m in METRICS)]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise bad(f"column(s) {', '.join(missing[:3])} missing")
+    ranges = {**{f"{v}_{m}": (0.0, 100.0) for v in VARIANTS for m in METRICS},
+              **{c: (0.0, np.inf) for c in ("dist_min", "dist_max", "dist_mean", "dist_median") if c in df},
+              **({"sparsity": (0.0, 1.0)} if "sparsity" in df else {})}
+    for col, (lo, hi) in ranges.items():
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        out = ~(np.isfinite(values) & (values >= lo) & (values <= hi))
+        if out.any():
+            i = int(np.flatnonzero(out)[0])
+            raise bad(f"line {i + 2}, column {col} = {brief(df[col].iloc[i], 24)} is not a number in [{lo:g}, {hi:g}]")
+    dup = df.duplicated(["subset", "draw"])
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise bad(f"line {i + 2} repeats subset {df['subset'].iloc[i]} draw {df['draw'].iloc[i]}")

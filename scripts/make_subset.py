@@ -1,9 +1,11 @@
-from laq.io import load_array, provenance, read_json, write_json
+from laq.io import provenance, read_json, write_json
+from laq.similarity import load_matrix
 from laq.subsets import make_subset, manifest_from_classes, read_subsets_file
 from laq.workflow import job
 
 with job(snakemake) as log:
-    kl, names = load_array(snakemake.input.matrix), read_json(snakemake.input.classes)["names"]
+    names = read_json(snakemake.input.classes)["names"]
+    kl = load_matrix(snakemake.input.matrix, len(names), produced=True)
     sid, p = snakemake.wildcards.subset, snakemake.params
     if sid.startswith("file-"):
         classes = read_subsets_file(snakemake.input.file, names, size=p.size)[int(sid.rsplit("-", 1)[1])]

@@ -4,12 +4,14 @@ from laq.data.store import load_split
 from laq.io import load_array, read_json
 from laq.plots import similarity as plots
 from laq.plots.style import apply_style
+from laq.similarity import load_matrix
 from laq.workflow import job
 
 with job(snakemake) as log:
     apply_style(snakemake.params.rc)
     inp = snakemake.input
-    kl, names = load_array(inp.matrix), read_json(inp.classes)["names"]
+    names = read_json(inp.classes)["names"]
+    kl = load_matrix(inp.matrix, len(names), produced=True)
     for path in (p for p in snakemake.output if p.endswith(".png")):
         kind = Path(path).stem.rsplit("_", 1)[1]
         if kind == "heatmap":

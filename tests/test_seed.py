@@ -59,7 +59,12 @@ def test_logged_distances_are_reproduced_from_the_matrix(log):
 def test_every_seed_log_reads_into_the_table_format(log):
     df = read_seed_log(log, NAMES)
     raw = pd.read_csv(log)
-    assert len(df) == len(raw) and (df["draw"] == 0).all() and df["subset"].iloc[3] == "file-k10-03"
+    assert len(df) == len(raw) and df["subset"].iloc[3] == "file-k10-03"
+    # ids follow the replay's subsets file: a repeated subset keeps its id and counts as its next draw
+    shipped = read_subsets_file(SEED / "subsets_resnet50.tsv", NAMES, size=10)
+    ids = {" ".join(map(str, sorted(s))): f"file-k10-{i:02d}" for i, s in enumerate(shipped)}
+    assert (df["subset"] == df["classes"].map(ids)).all()
+    assert (df["draw"] == df.groupby("subset").cumcount()).all() and df["draw"].max() <= 1
     for v in VARIANTS:
         for m in METRICS:
             col = df[f"{v}_{m}"]

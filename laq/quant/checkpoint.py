@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,12 +24,16 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from laq.io import LaqError, atomic_path, canonical_safetensors, rebuild_hint
+from laq.io import LaqError, atomic_path, brief, canonical_safetensors, rebuild_hint
 from laq.quant.layers import apply_fold_structure
 from laq.quant.result import QuantResult, code_width, dequantize
+from laq.quant.spec import levels
 
 FORMAT = "laq-quantized-v1"
 _CHUNK = 1 << 20  # values packed per numpy pass (a multiple of 8, so chunks end on byte boundaries)
+# sidecar fields that decide how the model is rebuilt and fed: copied into the checkpoint's header when
+# it is written, so an edited sidecar (other normalisation, preprocessing, classes) is caught on read
+MODEL_FIELDS = ("arch", "num_classes", "input_size", "mean", "std", "preprocess", "classes")
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -117,8 +122,11 @@ def size_report(result: QuantResult) -> dict[str, Any]:
     }
 
 
-def save_quantized(path: str | os.PathLike, result: QuantResult, metadata: dict[str, str] | None = None) -> None:
-    """Write the quantized model to one safetensors file (atomically)."""
+def save_quantized(
+    path: str | os.PathLike, result: QuantResult, metadata: dict[str, str] | None = None, *, model_meta: dict[str, Any] | None = None
+) -> None:
+    """Write the quantized model to one safetensors file (atomically). `model_meta`: the sidecar's model
+    fields (MODEL_FIELDS), recorded so that `check_sidecar` can compare the sidecar with them on read."""
     tensors, layers = _checkpoint_tensors(result)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     clash = [k for k in meta if k.startswith("laq.")]
@@ -131,6 +139,8 @@ def save_quantized(path: str | os.PathLike, result: QuantResult, metadata: dict[
         "laq.folded": json.dumps([list(p) for p in result.folded]),
         "laq.spec": json.dumps(result.spec.to_dict(), sort_keys=True),
     })
+    if model_meta is not None:
+        meta["laq.model"] = json.dumps({k: model_meta.get(k) for k in MODEL_FIELDS}, sort_keys=True)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
         canonical_safetensors(tmp)
@@ -151,13 +161,84 @@ def read_quantized(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str
     return tensors, meta
 
 
-def load_quantized(path: str | os.PathLike, model_skeleton: nn.Module) -> nn.Module:
+def _bad(path: str | os.PathLike, what: str) -> LaqError:
+    return LaqError(f"quantized checkpoint {path}: {what}; {rebuild_hint(path)}.")
+
+
+def check_codes(path: str | os.PathLike, name: str, codes: Tensor, bits: int, alphabet: str) -> None:
+    """Codes must lie in [-L, L] of the recorded bits and alphabet (a vectorised min/max)."""
+    L = levels(bits, alphabet)
+    if codes.numel() and (int(codes.min()) < -L or int(codes.max()) > L):
+        raise _bad(path, f"layer {name} has codes in [{int(codes.min())}, {int(codes.max())}], outside [-{L}, {L}] of {bits} bits ({alphabet} alphabet)")
+
+
+def check_steps(path: str | os.PathLike, name: str, step: Tensor, codes: Tensor) -> None:
+    """Steps must be finite and > 0; a 0 step only on a row whose codes are all 0 (the traversal's rule)."""
+    s = step.double().reshape(-1)
+    bad = ~torch.isfinite(s) | (s < 0)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise _bad(path, f"layer {name} has a non-finite or negative step (step[{i}] = {float(s[i]):.4g})")
+    zero = s == 0
+    if bool(zero.any()):
+        rows = codes.reshape(len(s), -1) if len(s) > 1 else codes.reshape(1, -1)
+        if bool((rows[zero] != 0).any()):
+            raise _bad(path, f"layer {name} has a 0 step for non-zero codes")
+
+
+def check_sidecar(path: str | os.PathLike, sidecar: dict[str, Any], header: dict[str, str], expect: dict[str, Any] | None = None) -> None:
+    """The sidecar must say what the checkpoint was written with (spec, variant, draw, bits, alphabet,
+    model fields), and both what the reading job expects (`expect`: spec, variant, draw)."""
+    side = Path(path).with_suffix(".json")
+
+    def differ(field: str, said: Any, truth: Any, source: str = f"checkpoint {Path(path).name}") -> LaqError:
+        return LaqError(f"sidecar {side}: {field} = {brief(said, 24)} but {source} says {brief(truth, 24)}; {rebuild_hint(path)}.")
+
+    q = sidecar.get("quantization")
+    if not isinstance(q, dict) or not isinstance(q.get("spec"), dict) or not isinstance(q.get("calibration"), dict):
+        raise LaqError(f"sidecar {side} has no quantization record; {rebuild_hint(path)}.")
+    try:
+        hspec, layers = json.loads(header["laq.spec"]), json.loads(header["laq.layers"])
+        model = json.loads(header["laq.model"])
+    except (KeyError, ValueError):
+        raise _bad(path, "the header lacks the spec, layers or model record") from None
+    pairs = [
+        ("quantization.spec.name", q["spec"].get("name"), header.get("spec")),
+        ("quantization.variant", q.get("variant"), header.get("variant")),
+        ("quantization.calibration.draw", str(q["calibration"].get("draw")), header.get("draw")),
+        ("quantization.spec.method", q["spec"].get("method", "gpfq"), hspec.get("method")),
+        ("quantization.spec.alphabet", q["spec"].get("alphabet", "gpfq"), hspec.get("alphabet")),
+        ("quantization.spec.granularity", q["spec"].get("granularity", "tensor"), hspec.get("granularity")),
+        ("quantization.layer_bits", sorted(q.get("layer_bits") or []), sorted(v["bits"] for v in layers.values())),
+        *((f, sidecar.get(f), model.get(f)) for f in MODEL_FIELDS),
+    ]
+    for field, said, truth in pairs:
+        if said != truth:
+            if isinstance(said, list) and isinstance(truth, list) and len(said) == len(truth):
+                i = next(i for i, (a, b) in enumerate(zip(said, truth)) if a != b)  # name the first difference
+                field, said, truth = f"{field}[{i}]", said[i], truth[i]
+            raise differ(field, said, truth)
+    for field, want in (expect or {}).items():
+        got = {"spec": header.get("spec"), "variant": header.get("variant"), "draw": header.get("draw")}[field]
+        if got != str(want):
+            raise LaqError(f"quantized checkpoint {path} holds {field} {got!r}, but this job reads it as {field} {str(want)!r}; {rebuild_hint(path)}.")
+
+
+def load_quantized(
+    path: str | os.PathLike, model_skeleton: nn.Module, *, sidecar: dict[str, Any] | None = None, expect: dict[str, Any] | None = None
+) -> nn.Module:
     """Fill `model_skeleton` (the unquantized architecture) with the checkpoint: dequantized weights,
-    BatchNorm folded where it was; evaluates exactly like `QuantResult.model`."""
+    BatchNorm folded where it was; evaluates exactly like `QuantResult.model`.
+
+    Codes must lie in the recorded alphabet and steps be finite and positive; with `sidecar`, the sidecar
+    must agree with the checkpoint and with `expect` (see `check_sidecar`). LaqError otherwise."""
     tensors, meta = read_quantized(path)
+    if sidecar is not None:
+        check_sidecar(path, sidecar, meta, expect)
     expected = model_skeleton.state_dict()
     state: dict[str, Tensor] = {}
     try:
+        alphabet = json.loads(meta["laq.spec"]).get("alphabet", "gpfq")
         apply_fold_structure(model_skeleton, [tuple(p) for p in json.loads(meta["laq.folded"])])
         for name, info in json.loads(meta["laq.layers"]).items():
             key = f"{name}.weight"
@@ -168,6 +249,7 @@ def load_quantized(path: str | os.PathLike, model_skeleton: nn.Module) -> nn.Mod
             if packed.dtype != torch.uint8 or packed.numel() * 8 < n * info["width"]:
                 raise ValueError(f"layer {name} has {packed.numel()} bytes of codes for {n} weights")
             codes = unpack_codes(packed, n, info["width"], info["offset"])
+            check_codes(path, name, codes, int(info["bits"]), alphabet)
             step_t = tensors.pop(f"{key}.step")
             if step_t.dim() == 0:
                 step: float | Tensor = float(step_t)
@@ -175,6 +257,7 @@ def load_quantized(path: str | os.PathLike, model_skeleton: nn.Module) -> nn.Mod
                 step = step_t
             else:
                 raise ValueError(f"layer {name} has {step_t.numel()} steps for {info['shape'][0]} output channels")
+            check_steps(path, name, step_t, codes)
             state[key] = dequantize(codes.reshape(info["shape"]), step, _DTYPES[info["dtype"]])
     except (KeyError, ValueError, TypeError, AttributeError, RuntimeError) as e:
         raise LaqError(f"{path} has a malformed quantization header ({type(e).__name__}: {e}); {rebuild_hint(path)}.") from None
