@@ -12,7 +12,7 @@ rule embed:
         "../envs/laq.yaml"
     threads: config["threads"]
     resources:
-        **heavy(config["threads"]),
+        **heavy("embed", config["threads"], gpu=True),
     params:
         embedder=config["similarity"]["embedder"],
         weights=config["similarity"].get("embedder_weights", "DEFAULT"),
@@ -38,7 +38,7 @@ rule distance:
         "../envs/laq.yaml"
     threads: config["threads"]
     resources:
-        **heavy(config["threads"]),
+        **heavy("distance", config["threads"]),
     params:
         similarity={k: v for k, v in config["similarity"].items() if k not in ("embedder",)},
         seed=config["seed"],
