@@ -20,11 +20,16 @@ HINT_ENV = "LAQ_DOWNLOAD_COMMAND"  # set by the workflow (rules/common.smk): the
 
 @dataclass(frozen=True)
 class Need:
-    """One thing from the network: `paths` are the files that must all exist (any one of `alternatives`)."""
+    """One thing from the network: `locate()` gives alternatives, each a tuple of files that must all exist
+    (looked up on every call: a hub cache's file is only found once it is there)."""
 
     what: str
-    alternatives: tuple[tuple[Path, ...], ...]
+    locate: Callable[[], tuple[tuple[Path, ...], ...]]
     fetch: Callable[[], Any]
+
+    @property
+    def alternatives(self) -> tuple[tuple[Path, ...], ...]:
+        return self.locate()
 
     def present(self) -> bool:
         return any(all(p.exists() for p in paths) for paths in self.alternatives)
@@ -73,7 +78,7 @@ def cifar_need(name: str, root: Path) -> Need:
         for train in (True, False):
             cls(str(root), train=train, download=True)
 
-    return Need(f"{name} ({cls.url})", (files,), fetch)
+    return Need(f"{name} ({cls.url})", lambda: (files,), fetch)
 
 
 def torch_checkpoint(url: str) -> Path:
@@ -94,7 +99,7 @@ def torchvision_need(name: str, weights: str) -> Need:
         w = enum.DEFAULT if weights == "DEFAULT" else enum[weights]
     except KeyError:
         raise LaqError(f"torchvision {name} has no weights {weights!r}; use one of {', '.join(m.name for m in enum)} or DEFAULT.") from None
-    return Need(f"torchvision weights {name}.{w.name}", ((torch_checkpoint(w.url),),), lambda: w.get_state_dict(progress=True))
+    return Need(f"torchvision weights {name}.{w.name}", lambda: ((torch_checkpoint(w.url),),), lambda: w.get_state_dict(progress=True))
 
 
 def _hf_cached(repo: str, filename: str) -> Path:
@@ -116,9 +121,11 @@ def timm_need(name: str) -> Need:
 
     if name.startswith("hf_hub:"):
         repo = name[len("hf_hub:") :].split("@")[0]
-        cfg = _hf_cached(repo, "config.json")
-        alts = tuple((cfg, _hf_cached(repo, f)) for f in ("model.safetensors", "pytorch_model.bin"))
-        return Need(f"timm weights {name}", alts, fetch)
+        return Need(
+            f"timm weights {name}",
+            lambda: tuple((_hf_cached(repo, "config.json"), _hf_cached(repo, f)) for f in ("model.safetensors", "pytorch_model.bin")),
+            fetch,
+        )
     try:
         cfg = timm.models.get_pretrained_cfg(name)
     except RuntimeError:
@@ -128,10 +135,9 @@ def timm_need(name: str) -> Need:
             raise LaqError(f"timm has no model {name!r}; see timm.list_models().")
         raise LaqError(f"timm model {name!r} has no pretrained weights; set model.pretrained: false.")
     if cfg.hf_hub_id:
-        alts = tuple((_hf_cached(cfg.hf_hub_id, f),) for f in ("model.safetensors", "pytorch_model.bin"))
-    else:
-        alts = ((torch_checkpoint(cfg.url),),)
-    return Need(f"timm weights {name}", alts, fetch)
+        hub_id = cfg.hf_hub_id
+        return Need(f"timm weights {name}", lambda: tuple((_hf_cached(hub_id, f),) for f in ("model.safetensors", "pytorch_model.bin")), fetch)
+    return Need(f"timm weights {name}", lambda: ((torch_checkpoint(cfg.url),),), fetch)
 
 
 def hub_repo_dir(repo: str) -> Path | None:
@@ -150,8 +156,10 @@ def torchhub_need(repo: str, entry: str, pretrained: bool) -> Need:
 
     import torch
 
-    where = hub_repo_dir(repo) or Path(torch.hub.get_dir()) / repo.replace("/", "_")
-    return Need(f"torch.hub repository {repo}", ((where,),), lambda: hub_model(repo, entry, pretrained))
+    def locate() -> tuple[tuple[Path, ...], ...]:
+        return ((hub_repo_dir(repo) or Path(torch.hub.get_dir()) / repo.replace("/", "_").replace(":", "_"),),)
+
+    return Need(f"torch.hub repository {repo}", locate, lambda: hub_model(repo, entry, pretrained))
 
 
 def source_need(source: str, *, pretrained: bool, weights: str = "DEFAULT") -> Need | None:
