@@ -34,6 +34,7 @@ include: "rules/table.smk"
 include: "rules/plots.smk"
 include: "rules/findings.smk"
 include: "rules/seed.smk"
+include: "rules/download.smk"
 
 
 rule all:

@@ -13,7 +13,7 @@ rule train_base:
         "../envs/laq.yaml"
     threads: config["threads"]
     resources:
-        **heavy(config["threads"], time_scale=2),
+        **heavy("train_base", config["threads"], gpu=config["model"]["train"].get("epochs", 0) > 0),  # epochs 0: loads only
     params:
         model=needs.model(config),
         seed=config["seed"],
@@ -40,7 +40,7 @@ rule evaluate_base:
         "../envs/laq.yaml"
     threads: config["threads"]
     resources:
-        **heavy(config["threads"]),
+        **heavy("evaluate_base", config["threads"], gpu=True),
     params:
         batch_size=config["evaluation"]["batch_size"],
         device=config["device"],

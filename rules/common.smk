@@ -5,6 +5,7 @@ import sys
 from laq.config import validate_config
 from laq import owner
 from laq.design import quantized_runs
+from laq.download import jobs_offline
 from laq.io import LaqError
 import laq.params as needs  # each rule's params: what it reads, without options the setting ignores
 from laq.paths import Paths, layer_table, sidecar, svg
@@ -22,6 +23,8 @@ onstart:
 
 
 P = Paths.from_config(config)
+# Compute jobs never download: what they say when a file is missing, and the Hugging Face hub kept to its cache.
+jobs_offline(workflow.config_settings.configfiles)
 SPECS = {s["name"]: s for s in config["quantization"]["specs"]}
 SPEC_NAMES = list(SPECS)
 SUBSET_IDS = subset_ids(config["subsets"].get("count", {}), config["subsets"]["size"])
@@ -33,7 +36,10 @@ if config["subsets"].get("file"):
         ]
     except LaqError as e:
         sys.exit(f"config error: {e}")
-GPU = 1 if config["device"] == "cuda" else 0
+# device `cuda` or `auto`: the rules that compute on the device ask for one GPU each (`gpu`, the SLURM
+# plugin's resource: sbatch --gpus=1). On a cluster (the slurm profile) that is what makes `auto` mean cuda;
+# a local run only counts it (`--resources gpu=1` runs one GPU job at a time) and `auto` takes a visible GPU.
+GPU = 1 if config["device"] in ("cuda", "auto") else 0
 
 
 DRAWS = config["quantization"]["draws"]
@@ -62,16 +68,18 @@ def study_hash(spec):
     return needs.study_hash(config, SPECS[spec])
 
 
-def heavy(threads=1, mem_scale=1.0, time_scale=1.0):
-    """Resources of a compute job; memory and runtime grow with each retry."""
-    r = config["resources"]
+def heavy(rule, threads=1, gpu=False):
+    """Resources of a compute job: config `resources`, overridden per rule by `resources.rules.<rule>`
+    (measured values: benchmarks/cost.py); memory and runtime grow with each retry. `gpu`: the job computes
+    on `device`, so it asks for a GPU when the device may be one."""
+    r = {**config["resources"], **config["resources"].get("rules", {}).get(rule, {})}
     out = dict(
         cpus_per_task=threads,
-        mem_mb=lambda wc, attempt: int(r["mem_mb"] * mem_scale * attempt),
-        runtime=lambda wc, attempt: int(r["runtime"] * time_scale * attempt),
+        mem_mb=lambda wc, attempt: int(r["mem_mb"] * attempt),
+        runtime=lambda wc, attempt: int(r["runtime"] * attempt),
     )
-    if GPU:
-        out["gpu"] = 1
+    if gpu and GPU:
+        out["gpu"] = GPU
     return out
 
 

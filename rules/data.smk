@@ -19,7 +19,7 @@ rule prepare_data:
         "../envs/laq.yaml"
     threads: config["threads"]
     resources:
-        **heavy(config["threads"]),
+        **heavy("prepare_data", config["threads"]),
     params:
         **({"fingerprint": DATA_FINGERPRINT} if DATA_FINGERPRINT else {}),
         dataset=needs.dataset(config),

@@ -17,7 +17,7 @@ rule evaluate:
         "../envs/laq.yaml"
     threads: 1
     resources:
-        **heavy(1),
+        **heavy("evaluate", 1, gpu=True),
     params:
         batch_size=config["evaluation"]["batch_size"],
         draws=DRAWS,
@@ -43,7 +43,7 @@ rule evaluate_finetuned:
         "../envs/laq.yaml"
     threads: 1
     resources:
-        **heavy(1),
+        **heavy("evaluate_finetuned", 1, gpu=True),
     params:
         batch_size=config["evaluation"]["batch_size"],
         device=config["device"],

@@ -16,7 +16,7 @@ rule finetune:
         "../envs/laq.yaml"
     threads: 1
     resources:
-        **heavy(1),
+        **heavy("finetune", 1, gpu=True),
     params:
         finetune=config["finetune"],
         seed=config["seed"],

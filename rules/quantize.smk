@@ -25,7 +25,7 @@ rule quantize:
         "../envs/laq.yaml"
     threads: 1
     resources:
-        **heavy(1),
+        **heavy("quantize", 1, gpu=True),
     params:
         spec=lambda wc: SPECS[wc.spec],
         calibration_images=lambda wc: needs.calibration(config, SPECS[wc.spec])["calibration_images"],

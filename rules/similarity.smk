@@ -12,7 +12,7 @@ rule embed:
         "../envs/laq.yaml"
     threads: config["threads"]
     resources:
-        **heavy(config["threads"]),
+        **heavy("embed", config["threads"], gpu=True),
     params:
         embedder=needs.embedder(config),
         batch_size=config["evaluation"]["batch_size"],
@@ -36,7 +36,7 @@ rule distance:
         "../envs/laq.yaml"
     threads: config["threads"]
     resources:
-        **heavy(config["threads"]),
+        **heavy("distance", config["threads"]),
     params:
         similarity=needs.similarity(config),
         seed=config["seed"],

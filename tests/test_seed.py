@@ -200,7 +200,7 @@ def test_finetune_augmentation_switch(monkeypatch, augment, pad):
 def test_missing_cifar_says_where_to_put_it(tmp_path):
     from laq.data.datasets import prepare_dataset
 
-    with pytest.raises(LaqError, match=f"not in {tmp_path}; put the extracted .cifar-100-python. folder there"):
+    with pytest.raises(LaqError, match=f"cifar100 .*{tmp_path}/cifar-100-python/.* is missing.*snakemake --cores 1 download"):
         prepare_dataset({"name": "cifar100", "root": str(tmp_path), "download": False}, seed=0)
 
 
@@ -214,5 +214,5 @@ def test_missing_hub_weights_say_where_to_put_them(monkeypatch):
         raise OSError("no network")
 
     monkeypatch.setattr(timm, "create_model", offline)
-    with pytest.raises(LaqError, match=f"put the weights in {HF_HUB_CACHE}"):
+    with pytest.raises(LaqError, match=f"timm weights .*{HF_HUB_CACHE}.* is missing.*snakemake --cores 1 download"):
         load_base("timm:hf_hub:anonauthors/cifar100-timm-resnet50", 100)

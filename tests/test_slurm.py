@@ -1,4 +1,5 @@
-"""`snakemake --profile slurm` from the repository root, against a real (local, single-node) SLURM cluster.
+"""`snakemake --profile slurm` from the repository root: what each preset's jobs request (dry runs, no cluster
+needed), and a run against a real (local, single-node) SLURM cluster.
 
 The cluster comes from tests/slurm_cluster.py: an existing one of this host that answers sinfo, else one
 started here (root only; slurm-wlm/munge are installed with apt when missing). Skipped when neither is
@@ -21,9 +22,66 @@ import yaml
 from conftest import REPO
 from slurm_cluster import SHARED_DIR_ENV, LocalSlurm
 
-pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+PRESETS = ["default", "smoke", "cifar100-resnet50", "seed-replay", "rehearsal"]
+DEVICE_RULES = {"train_base", "evaluate_base", "embed", "finetune", "quantize", "evaluate", "evaluate_finetuned"}
+COMPUTE_RULES = DEVICE_RULES | {"prepare_data", "distance"}
 
 TIMEOUT = 360  # seconds for the whole workflow; it takes about 3.5 minutes on 2 cores
+
+
+def merged_config(*files, **overrides):
+    """config.yaml with the files on top, merged key by key as Snakemake merges config files."""
+
+    def update(a, b):
+        for k, v in b.items():
+            a[k] = update(dict(a[k]), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return a
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    for f in files:
+        cfg = update(cfg, yaml.safe_load(Path(f).read_text()))
+    return update(cfg, overrides)
+
+
+def planned_resources(tmp_path, *args):
+    """{rule: resources dict} of `snakemake --profile slurm -n` (the profile's executor is not even started)."""
+    cmd = [sys.executable, "-m", "snakemake", "--profile", "slurm", "-n", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(tmp_path), *args]
+    p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    out = {}
+    for rule, res in re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", p.stdout, re.M):
+        out[rule] = dict(kv.split("=", 1) for kv in res.split(", "))
+    return out
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_each_preset_requests_a_gpu_exactly_for_the_rules_that_compute_on_the_device(preset, tmp_path):
+    files = [] if preset == "default" else [REPO / "presets" / f"{preset}.yaml"]
+    cfg = merged_config(*files)
+    res = planned_resources(tmp_path, *(["--configfile", *map(str, files)] if files else []))
+    assert COMPUTE_RULES & set(res), res.keys()
+    gpu_wanted = cfg["device"] in ("cuda", "auto")
+    for rule, r in res.items():
+        uses_device = rule in DEVICE_RULES and not (rule == "train_base" and cfg["model"]["train"]["epochs"] == 0)
+        assert ("gpu" in r) == (gpu_wanted and uses_device), (preset, rule, r)
+        if "gpu" in r:
+            assert r["gpu"] == "1"
+        if rule in COMPUTE_RULES:  # measured per rule (config resources.rules), else the config's default
+            want = {**cfg["resources"], **cfg["resources"].get("rules", {}).get(rule, {})}
+            assert int(r["mem_mb"]) == want["mem_mb"] and int(r["runtime"]) == want["runtime"], (preset, rule, r)
+        else:  # local rules: the submit host's small default
+            assert int(r["mem_mb"]) <= 2000, (preset, rule, r)
+    if preset in ("cifar100-resnet50", "seed-replay"):  # ResNet-50 at full scale: not one flat value
+        assert len({res[r]["mem_mb"] for r in COMPUTE_RULES & set(res)}) > 2
+        assert "gpu" in res["quantize"] and "gpu" not in res["prepare_data"] and "gpu" not in res["subset"]
+
+
+@pytest.mark.parametrize("device,gpu", [("cpu", False), ("cuda", True), ("auto", True)])
+def test_the_device_decides_whether_gpu_rules_ask_for_one(device, gpu, tmp_path):
+    res = planned_resources(tmp_path, "--configfile", str(REPO / "presets" / "smoke.yaml"), "--config", f"device={device}")
+    assert {r for r, v in res.items() if "gpu" in v} == (DEVICE_RULES & set(res) if gpu else set())
+    assert {"prepare_data", "distance", "subset", "table"} <= set(res)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +129,8 @@ def workdir(tmp_path):
     return Path(tempfile.mkdtemp(prefix="laq-slurm-test-", dir=shared))
 
 
+@pytest.mark.slow
+@pytest.mark.slurm
 def test_smoke_preset_through_slurm(slurm, workdir):
     preset = REPO / "presets" / "smoke.yaml"
     start = time.monotonic()

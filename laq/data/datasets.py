@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import urllib.error
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from tqdm import tqdm
 from laq import seeding
 from laq.data.imagefolder import scan_imagefolder
 from laq.data.store import Split
+from laq.download import download_command
 from laq.io import LaqError
 
 log = logging.getLogger(__name__)
@@ -37,23 +37,22 @@ def first_classes(split: Split, n: int) -> Split:
     return split.subset(np.arange(n))
 
 
-def _cifar(name: str, root: Path, download: bool) -> tuple[Split, Split, list[str]]:
+def _cifar(name: str, root: Path) -> tuple[Split, Split, list[str]]:
+    """The extracted dataset under `root`, never downloaded here (the download target fetches it)."""
     from torchvision import datasets
 
+    from laq.download import cifar_need, missing_error
+
     cls = datasets.CIFAR100 if name == "cifar100" else datasets.CIFAR10
+    need = cifar_need(name, root)
+    if not need.present():
+        raise missing_error(need)
     try:
-        tr = cls(str(root), train=True, download=download)
-        te = cls(str(root), train=False, download=download)
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
-        raise LaqError(
-            f"could not download {name} ({type(e).__name__}); put the extracted "
-            f"'{cls.base_folder}' folder (from {cls.url}) into {root} and re-run."
-        ) from None
-    except RuntimeError:
-        raise LaqError(
-            f"{name} is not in {root}; put the extracted '{cls.base_folder}' folder there "
-            f"or set dataset.download: true."
-        ) from None
+        tr = cls(str(root), train=True, download=False)
+        te = cls(str(root), train=False, download=False)
+    except RuntimeError:  # present but damaged (torchvision checks the md5 of every file)
+        raise LaqError(f"{name} in {root / cls.base_folder} is damaged; delete that folder and fetch it again: {download_command()}") from None
+
     def split(ds: Any) -> Split:
         return Split(np.asarray(ds.data, dtype=np.uint8), np.asarray(ds.targets, dtype=np.int64))
 
@@ -104,7 +103,7 @@ def prepare_dataset(cfg: dict[str, Any], seed: int) -> tuple[Split, Split, list[
             image_size=cfg.get("image_size", 32),
         )
     if name in ("cifar100", "cifar10"):
-        train, test, names = _cifar(name, Path(cfg.get("root") or "data"), bool(cfg.get("download", True)))
+        train, test, names = _cifar(name, Path(cfg.get("root") or "data"))
     elif name == "imagefolder":
         if not cfg.get("root"):
             raise LaqError("dataset.root must name the image folder when dataset.name is imagefolder.")

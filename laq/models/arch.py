@@ -156,6 +156,11 @@ def replace_head(model: "nn.Module", num_classes: int) -> "nn.Module":
 def hub_model(repo: str, name: str, pretrained: bool) -> "nn.Module":
     import torch
 
+    from laq.download import hub_repo_dir
+
+    cached = None if os.path.isdir(repo) else hub_repo_dir(repo)
+    if cached:  # the download target's copy: loading it as a local folder asks GitHub nothing
+        repo = str(cached)
     source = "local" if os.path.isdir(repo) else "github"
     try:
         return torch.hub.load(repo, name, source=source, trust_repo=True, pretrained=pretrained)

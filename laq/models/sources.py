@@ -70,6 +70,12 @@ def load_base(
     """Instantiate the base model named by `source` (see config.yaml: model.source); `weights` names
     torchvision's pretrained weights (e.g. IMAGENET1K_V1; DEFAULT = the newest)."""
     kind, _, rest = source.partition(":")
+    if kind in ("torchvision", "timm", "torchhub"):
+        from laq.download import require, source_need
+
+        need = source_need(source, pretrained=pretrained, weights=weights)
+        if need:  # fetched by the download target; a job never downloads
+            require(need)
     if kind == "train":
         arch = f"cifar_resnet:{depth}:{width}"
         return BaseModel(build_arch(arch, num_classes), arch, image_size)

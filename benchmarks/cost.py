@@ -1,0 +1,70 @@
+"""Cost before compute: jobs per rule, CPU seconds and peak memory per job, CPU-hours, GPU-hours and disk of a run.
+
+    python benchmarks/cost.py --configfile presets/cifar100-resnet50.yaml --from /tmp/rehearsal/results/glyphs100
+    python benchmarks/cost.py --configfile presets/cifar100-resnet50.yaml --from ... --gpu gpu_check.json
+
+Jobs per rule come from `snakemake -n` on the config (the workflow's own DAG); seconds and memory from the
+`benchmark:` files of a finished run at the same shapes (`--from`, by default a run of presets/rehearsal.yaml,
+whose config `--from-configfile` names), scaled by images, epochs, models and calibration images (laq/cost.py).
+Without --from, only the jobs per rule are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from laq.cost import Shape, cost_table, disk_bytes, format_table, job_counts, read_benchmarks  # noqa: E402
+from laq.io import LaqError  # noqa: E402
+
+
+def merged_config(configfiles: list[str]) -> dict:
+    """config.yaml with the configfiles on top, merged as Snakemake merges them (dicts key by key)."""
+
+    def update(a: dict, b: dict) -> dict:
+        for k, v in b.items():
+            a[k] = update(dict(a[k]), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return a
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    for f in configfiles:
+        cfg = update(cfg, yaml.safe_load(Path(f).read_text()) or {})
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configfile", nargs="+", required=True, help="the run to cost (config files, as for snakemake)")
+    ap.add_argument("--from", dest="ref", help="results/<dataset> folder of a finished reference run (its benchmarks/)")
+    ap.add_argument("--from-configfile", nargs="+", default=[str(REPO / "presets" / "rehearsal.yaml")],
+                    help="config files of the reference run (default: presets/rehearsal.yaml)")
+    ap.add_argument("--gpu", help="JSON of GPU timings (benchmarks/gpu_check.py --out)")
+    a = ap.parse_args(argv)
+    try:
+        counts = job_counts(a.configfile, REPO / "Snakefile")
+        print(f"jobs per rule ({', '.join(a.configfile)}): {sum(counts.values())} in all")
+        if not a.ref:
+            for rule, n in counts.items():
+                print(f"  {rule:20s} {n}")
+            return 0
+        ref_counts = job_counts(a.from_configfile, REPO / "Snakefile")
+        target = Shape.from_config(merged_config(a.configfile), counts.get("subset", 0))
+        ref = Shape.from_config(merged_config(a.from_configfile), ref_counts.get("subset", 0))
+        gpu = json.loads(Path(a.gpu).read_text()) if a.gpu else None
+        rows = cost_table(counts, read_benchmarks(Path(a.ref)), ref, target, gpu)
+        print(format_table(rows, disk_bytes(Path(a.ref), ref, target), gpu.get("device") if gpu else None))
+    except LaqError as e:
+        print(f"cost: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
