@@ -23,44 +23,70 @@ _ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")  # ANSI/VT100 contr
 
 
 class PlainLog(io.TextIOBase):
-    """A rule log that a pager can read: progress bars (tqdm's carriage-return redraws and cursor moves)
-    become one plain line per `every` seconds, plus the bar's last state; other text passes through."""
+    """A rule log that a pager can read: progress bars become plain lines, at most one per `every` seconds
+    (plus each bar's last state), and cursor movements disappear; other text passes through unchanged.
+
+    tqdm redraws a bar with a carriage return, moves between nested bars with newlines and cursor-up
+    escapes, and ends a kept bar with a newline; a bar's state is written only when the next redraw
+    comes `every` seconds after the last line, and a finished bar's state when other text follows.
+    """
 
     def __init__(self, stream: TextIO, every: float = 30.0, clock: Callable[[], float] = time.monotonic):
         self._out, self._every, self._clock = stream, every, clock
-        self._line, self._bar, self._last = "", False, -float("inf")
+        self._line, self._bar, self._held = "", False, ""  # held: a bar's state ended by a newline
+        self._last = -float("inf")
 
     def writable(self) -> bool:
         return True
 
+    def fileno(self) -> int:  # for libraries that hand stderr's descriptor to C code or subprocesses
+        return self._out.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._out, "encoding", None) or "utf-8"
+
     def write(self, text: str) -> int:
-        for i, part in enumerate(_ESCAPE.sub("", text).split("\r")):
-            # a carriage return redraws the line: what it held was one state of a bar; other text arriving
-            # while a bar's line is open (a log message inside the loop) starts a line of its own
-            if i or (self._bar and part and not part.startswith("\n")):
-                if self._line.strip() and self._clock() - self._last >= self._every:
-                    self._emit()
-                self._line, self._bar = "", bool(i)
-            *done, self._line = (self._line + part).split("\n")
-            if done and self._bar and not done[0].strip():
-                done = done[1:]  # a bar that cleared itself (leave=False) leaves no empty line
-            if done:
-                self._bar = False
-            for line in done:
-                self._out.write(line.rstrip() + "\n")
+        if not text.strip("\n") and not self._line and not self._bar:
+            return len(text)  # tqdm moving down to a nested bar's line
+        after_cr = False  # tqdm writes "\r" and the bar's state in one call; other text is no bar
+        for token in re.split(r"(\r|\n)", _ESCAPE.sub("", text)):
+            if token == "\r":
+                self._offer(self._held)
+                self._offer(self._line)
+                self._held, self._line, self._bar = "", "", True
+            elif token and self._bar and not after_cr and token != "\n":
+                self._offer(self._line)
+                self._line, self._bar = token, False
+            elif token == "\n":
+                if self._bar:
+                    self._offer(self._held)
+                    self._held, self._line, self._bar = self._line, "", False
+                elif self._line or not self._held:  # an empty line right after a bar is a cursor movement
+                    self._put(self._held)
+                    self._out.write(self._line.rstrip() + "\n")
+                    self._held, self._line = "", ""
+            else:
+                self._line += token
+            after_cr = token == "\r"
         return len(text)
 
-    def _emit(self) -> None:
-        self._out.write(self._line.rstrip() + "\n")
-        self._last = self._clock()
+    def _offer(self, state: str) -> None:
+        if state.strip() and self._clock() - self._last >= self._every:
+            self._put(state)
+
+    def _put(self, state: str) -> None:
+        if state.strip():
+            self._out.write(state.rstrip() + "\n")
+            self._last = self._clock()
 
     def flush(self) -> None:
         self._out.flush()
 
     def close(self) -> None:
-        if self._line.strip():
-            self._emit()
-        self._line = ""
+        self._put(self._held)
+        self._put(self._line)
+        self._held = self._line = ""
         super().close()
 
 
