@@ -2,12 +2,16 @@
 import re
 import sys
 
-from laq.config import validate_config
+from snakemake.utils import update_config
+
+from laq.config import typed_overrides, validate_config
 from laq.design import quantized_runs
 from laq.io import LaqError, config_hash
 from laq.paths import Paths, layer_table, sidecar, svg
 from laq.subsets import read_subsets_file, subset_ids
 
+# `--config "finetune={epochs: 2}"` arrives with '2' as a string: type nested values as a config file would
+update_config(config, typed_overrides(dict(workflow.config_settings.config)))
 try:
     validate_config(config, workflow.basedir)
 except LaqError as e:
