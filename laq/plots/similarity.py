@@ -17,7 +17,7 @@ from matplotlib import colors as mcolors
 from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from scipy.cluster.hierarchy import dendrogram, leaves_list, linkage
 from scipy.spatial.distance import squareform
 
@@ -327,6 +327,7 @@ def plot_histogram(kl: np.ndarray, path: str | os.PathLike, *, label: str = "sym
         else:
             ax.set_title("all pairs" + (" above 0" if logx and pos.size < d.size else ""), fontsize=8.5)
         ax.set_ylabel("class pairs")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         for s in ("top", "right"):
             ax.spines[s].set_visible(False)
     zeros = d.size - pos.size
