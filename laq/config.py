@@ -338,3 +338,36 @@ def validate_config(cfg: dict[str, Any], base_dir: str | os.PathLike = ".") -> d
         more = f" ({len(msgs) - 1} more problem(s) after fixing this one)" if len(msgs) > 1 else ""
         raise LaqError(f"config error: {msgs[0]}{more}")
     return cfg
+
+
+def typed_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The `--config` entries with their nested values typed as in a config file.
+
+    Snakemake types a top-level value itself (`seed=3` is an integer) but reads `finetune={epochs: 2}` with
+    YAML's base loader, which leaves every nested scalar a string ('2'). Nested strings that read as an
+    integer, a number, true/false or null become one; other strings stay strings.
+    """
+
+    def scalar(s: Any) -> Any:
+        if not isinstance(s, str):
+            return s
+        low = s.strip().lower()
+        if low in ("null", "~"):
+            return None
+        if low in ("true", "false"):
+            return low == "true"
+        for parse in (int, float):
+            try:
+                return parse(s)
+            except ValueError:
+                pass
+        return s
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return scalar(v)
+
+    return {k: walk(v) if isinstance(v, (dict, list)) else v for k, v in overrides.items()}

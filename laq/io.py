@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import os
+import signal
 import tempfile
 import zipfile
 from pathlib import Path
@@ -64,9 +66,50 @@ def rebuild_hint(path: str | os.PathLike) -> str:
 _NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
+_held: list[tuple[str, Path]] | None = None  # (temporary, final) renames kept back by `outputs_together`
+
+
+def temporaries_of(path: str | os.PathLike) -> list[Path]:
+    """The temporaries `atomic_path` makes for `path` that are still lying next to it (a killed writer's)."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.part{glob.escape(path.suffix)}"))
+
+
+@contextlib.contextmanager
+def outputs_together() -> Iterator[None]:
+    """Keep back every `atomic_path` rename made inside the block and do them all when it ends, or none.
+
+    A job with several outputs must never leave some under their final names: Snakemake would call them
+    incomplete after an interrupt and refuse a plain re-run. On an error or an interrupt every held
+    temporary is removed; the renames themselves run with SIGINT/SIGTERM blocked, so they happen as a set.
+    """
+    global _held
+    outer, held = _held, []
+    _held = held
+    try:
+        yield
+    except BaseException:
+        for tmp, _ in held:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+    finally:
+        _held = outer
+    if outer is not None:
+        outer.extend(held)
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        for tmp, final in held:
+            os.replace(tmp, final)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds (inside
+    `outputs_together`: when that block ends). Interrupts (KeyboardInterrupt) remove the temporary too."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +122,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should look like any other file
-        os.replace(tmp, path)
+        if _held is not None:
+            _held.append((tmp, path))
+        else:
+            os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

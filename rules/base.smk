@@ -31,7 +31,12 @@ rule evaluate_base:
         test=P.test,
     output:
         logits=P.base_logits,
-        metrics=P.base_metrics,
+        metrics=report(
+            P.base_metrics,
+            category="8 Tables",
+            labels={"spec": "-", "item": "original model metrics"},
+            caption="../report/base_metrics.rst",
+        ),
     log:
         P.log("evaluate_base"),
     benchmark:

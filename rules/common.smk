@@ -2,8 +2,10 @@
 import re
 import sys
 
-from laq.config import validate_config
+from snakemake.utils import update_config
+
 from laq import owner
+from laq.config import typed_overrides, validate_config
 from laq.design import quantized_runs
 from laq.download import jobs_offline
 from laq.io import LaqError
@@ -11,6 +13,8 @@ import laq.params as needs  # each rule's params: what it reads, without options
 from laq.paths import Paths, layer_table, sidecar, svg
 from laq.subsets import read_subsets_file, subset_ids
 
+# `--config "finetune={epochs: 2}"` arrives with '2' as a string: type nested values as a config file would
+update_config(config, typed_overrides(dict(workflow.config_settings.config)))
 try:
     validate_config(config, workflow.basedir)
     owner.check(config["results"])  # one results folder, one working directory (laq/owner.py)

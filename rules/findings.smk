@@ -9,7 +9,12 @@ rule findings:
         base_metrics=P.base_metrics,
     output:
         markdown=P.findings,
-        rst=report(P.findings_rst, category="Findings", caption="../report/findings.rst"),
+        rst=report(
+            P.findings_rst,
+            category="1 Findings",
+            labels={"item": "findings"},
+            caption="../report/findings.rst",
+        ),
     log:
         P.log("findings"),
     conda:

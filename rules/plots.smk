@@ -3,9 +3,21 @@ rule plot_accuracy:
     input:
         P.table,
     output:
-        figure=report(P.accuracy_figure, category="Accuracy vs distance", caption="../report/accuracy_vs_distance.rst"),
+        figure=report(
+            P.accuracy_figure,
+            category="2 Accuracy vs distance",
+            subcategory="{spec}",
+            labels={"spec": "{spec}", "top-1": "{mode}", "item": "figure"},
+            caption="../report/accuracy_vs_distance.rst",
+        ),
         figure_svg=svg(P.accuracy_figure),
-        statistics=report(P.statistics, category="Accuracy statistics", caption="../report/statistics.rst"),
+        statistics=report(
+            P.statistics,
+            category="2 Accuracy vs distance",
+            subcategory="{spec}",
+            labels={"spec": "{spec}", "top-1": "{mode}", "item": "statistics"},
+            caption="../report/statistics.rst",
+        ),
     log:
         P.log("plot_accuracy", "spec", "mode"),
     conda:
@@ -25,8 +37,19 @@ rule plot_spec:
         table=P.table,
         gains=P.gains,
     output:
-        drop=report(P.result_figure("quant_drop"), category="Quantization drop", caption="../report/quant_drop.rst"),
-        gain=report(P.result_figure("aware_gain"), category="Label-aware gain", caption="../report/aware_gain.rst"),
+        drop=report(
+            P.result_figure("quant_drop"),
+            category="4 Quantization cost",
+            labels={"spec": "{spec}", "item": "figure"},
+            caption="../report/quant_drop.rst",
+        ),
+        gain=report(
+            P.result_figure("aware_gain"),
+            category="3 Label-aware gain",
+            subcategory="{spec}",
+            labels={"spec": "{spec}", "item": "figure"},
+            caption="../report/aware_gain.rst",
+        ),
         svgs=[svg(P.result_figure(k)) for k in ("quant_drop", "aware_gain")],
     log:
         P.log("plot_spec", "spec"),
@@ -45,7 +68,12 @@ rule plot_bits:
     input:
         expand(P.table, spec=SPEC_NAMES),
     output:
-        report(P.bits_figure, category="Bits vs accuracy", caption="../report/bits_vs_accuracy.rst"),
+        report(
+            P.bits_figure,
+            category="5 Bits vs accuracy",
+            labels={"item": "figure"},
+            caption="../report/bits_vs_accuracy.rst",
+        ),
         svg(P.bits_figure),
     log:
         P.log("plot_bits"),
@@ -73,7 +101,11 @@ rule plot_decomposition:
         decomposition=P.decomposition,
     output:
         figure=report(
-            P.result_figure("decomposition"), category="Label-aware gain", caption="../report/decomposition_figure.rst"
+            P.result_figure("decomposition"),
+            category="3 Label-aware gain",
+            subcategory="{spec}",
+            labels={"spec": "{spec}", "item": "decomposition figure"},
+            caption="../report/decomposition_figure.rst",
         ),
         figure_svg=svg(P.result_figure("decomposition")),
     log:
@@ -97,8 +129,20 @@ rule dose_response:
     input:
         expand(P.table, spec=SPEC_NAMES),
     output:
-        table=report(P.dose_response, category="Dose-response", caption="../report/dose_response_table.rst"),
-        figure=report(P.dose_figure, category="Dose-response", caption="../report/dose_response.rst"),
+        table=report(
+            P.dose_response,
+            category="3 Label-aware gain",
+            subcategory="dose-response",
+            labels={"item": "dose-response table"},
+            caption="../report/dose_response_table.rst",
+        ),
+        figure=report(
+            P.dose_figure,
+            category="3 Label-aware gain",
+            subcategory="dose-response",
+            labels={"item": "dose-response figure"},
+            caption="../report/dose_response.rst",
+        ),
         figure_svg=svg(P.dose_figure),
     log:
         P.log("dose_response"),

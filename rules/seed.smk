@@ -8,8 +8,18 @@ rule seed_comparison:
         log=config["reference"]["seed_log"] if config.get("reference") else [],
         classes=P.classes,
     output:
-        table=report(P.seed_comparison, category="Seed study", caption="../report/seed_comparison.rst"),
-        figure=report(P.seed_figure, category="Seed study", caption="../report/seed_comparison.rst"),
+        table=report(
+            P.seed_comparison,
+            category="7 Seed comparison",
+            labels={"item": "table"},
+            caption="../report/seed_comparison.rst",
+        ),
+        figure=report(
+            P.seed_figure,
+            category="7 Seed comparison",
+            labels={"item": "figure"},
+            caption="../report/seed_comparison.rst",
+        ),
         svg=svg(P.seed_figure),
     log:
         P.log("seed_comparison"),

@@ -53,7 +53,12 @@ rule plot_similarity:
         train=P.train,
     output:
         [
-            report(f, category="Class similarity", caption=f"../report/similarity_{f.rsplit('_', 1)[1][:-4]}.rst")
+            report(
+                f,
+                category="6 Class similarity",
+                labels={"figure": f.rsplit("_", 1)[1][:-4]},
+                caption=f"../report/similarity_{f.rsplit('_', 1)[1][:-4]}.rst",
+            )
             for f in similarity_figures()
         ],
         [svg(f) for f in similarity_figures()],

@@ -7,7 +7,12 @@ rule table:
         base_logits=P.base_logits,
         base=P.base,
     output:
-        report(P.table, category="Tables", caption="../report/table.rst"),
+        report(
+            P.table,
+            category="8 Tables",
+            labels={"spec": "{spec}", "item": "accuracy table"},
+            caption="../report/table.rst",
+        ),
     log:
         P.log("table", "spec"),
     conda:
@@ -33,9 +38,27 @@ rule statistics:
         table=P.table,
         correct=P.quant_correct,
     output:
-        gains=report(P.gains, category="Label-aware gain", caption="../report/gains.rst"),
-        mcnemar=P.mcnemar,
-        decomposition=report(P.decomposition, category="Label-aware gain", caption="../report/decomposition.rst"),
+        gains=report(
+            P.gains,
+            category="3 Label-aware gain",
+            subcategory="{spec}",
+            labels={"spec": "{spec}", "item": "paired tests"},
+            caption="../report/gains.rst",
+        ),
+        mcnemar=report(
+            P.mcnemar,
+            category="3 Label-aware gain",
+            subcategory="{spec}",
+            labels={"spec": "{spec}", "item": "McNemar tests"},
+            caption="../report/mcnemar.rst",
+        ),
+        decomposition=report(
+            P.decomposition,
+            category="3 Label-aware gain",
+            subcategory="{spec}",
+            labels={"spec": "{spec}", "item": "decomposition"},
+            caption="../report/decomposition.rst",
+        ),
     log:
         P.log("statistics", "spec"),
     conda:

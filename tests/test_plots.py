@@ -254,3 +254,82 @@ def test_scripts_follow_rules_plots_smk(tmp_path):
     stats = pd.read_csv(root / "tables" / "resnet8_gpfq4_sub_statistics.csv")
     assert len(stats) == len(VARIANTS) + 3 + 4 and set(stats["mode"]) == {"sub"}  # + 4 costs (laq.stats.COSTS)
     assert "wrote" in (logs / "acc.log").read_text() and "wrote" in (logs / "bits.log").read_text()
+
+
+# ------------------------------------------------------------------ issue 24: figures worth reading
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """The figures the plotting functions would save (still open), instead of files."""
+    from laq.plots import similarity as S
+
+    figs = []
+
+    def keep(fig, path, **kwargs):
+        fig.canvas.draw()
+        figs.append(fig)
+
+    monkeypatch.setattr(R, "save_figure", keep)
+    monkeypatch.setattr(S, "save_figure", keep)
+    return figs
+
+
+def test_distance_axis_ticks_share_one_format_and_fits_stay_in_range(table, captured):
+    wide = table.copy()
+    wide["dist_median"] = wide["dist_median"] * 20000  # 6,000 .. 1,800,000: both 100000 and 1e+06 on the axis
+    wide["original_top1_all"] = np.where(wide["strategy"] == "dissimilar", 99.5, wide["original_top1_all"])
+    subsets = per_subset(wide)
+    R.plot_accuracy_vs_distance(subsets, "all", "unused.png", title="t")
+    R.plot_quant_drop(subsets, "unused.png", title="t")
+    x = subsets["dist_median"].to_numpy()
+    for fig in captured:
+        ax = fig.axes[0]
+        lo, hi = ax.get_xlim()
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text() and lo <= t.get_position()[0] <= hi]
+        assert len(labels) >= 3 and not any("e+" in s or "$" in s for s in labels), labels
+        assert all("," in s for s in labels if float(s.replace(",", "")) >= 1000), labels
+        fits = [line for line in ax.get_lines() if line.get_linestyle() == "--" and len(line.get_xdata()) > 10]
+        assert fits
+        for line in fits:
+            xs, ys = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+            assert x.min() * 0.999 <= xs.min() and xs.max() <= x.max() * 1.001
+            assert np.nanmax(ys) <= 100 and np.nanmin(ys) >= -100
+    acc = captured[0].axes[0]
+    assert max(np.nanmax(np.asarray(line.get_ydata(), float)) for line in acc.get_lines() if line.get_linestyle() == "--") <= 100
+
+
+def test_distance_plots_colour_subsets_by_strategy(table, captured):
+    from matplotlib.colors import to_hex
+
+    from laq.plots.style import STRATEGY_COLOURS
+
+    subsets = per_subset(table)
+    R.plot_accuracy_vs_distance(subsets, "sub", "unused.png", title="t")
+    R.plot_quant_drop(subsets, "unused.png", title="t")
+    for fig in captured:
+        ax = fig.axes[0]
+        rug = {to_hex(line.get_color()): len(line.get_xdata()) for line in ax.get_lines() if line.get_marker() == "|"}
+        counts = subsets["strategy"].value_counts()
+        assert rug == {to_hex(STRATEGY_COLOURS[s]): n for s, n in counts.items()}
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert all(any(t.startswith(s) for t in legend) for s in ("similar classes", "dissimilar classes", "random classes"))
+
+
+def test_histogram_has_no_single_bar_panel_and_heatmap_labels_are_legible(captured):
+    from laq.plots import similarity as S
+
+    rng = np.random.default_rng(0)
+    c = 100
+    pts = rng.normal(size=(c, 6)) * np.exp(rng.normal(size=(c, 1)))
+    m = 1000 * np.exp(0.6 * np.abs(pts[:, None, :] - pts[None, :, :]).sum(-1))  # spans 20 decades, like KL can
+    m = (m + m.T) / 2
+    np.fill_diagonal(m, 0)
+    S.plot_histogram(m, "unused.png")
+    for ax in captured[0].axes:
+        heights = np.array([p.get_height() for p in ax.patches])
+        assert (heights > 0).sum() >= 10 and heights.max() < 0.5 * heights.sum(), "a panel is (nearly) one bar"
+    S.plot_heatmap(m, [f"class {i}" for i in range(c)], "unused.png")
+    ax = captured[1].axes[0]
+    sizes = [t.get_fontsize() for t in ax.get_yticklabels()]
+    assert len(sizes) == c and min(sizes) >= 5.0

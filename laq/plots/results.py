@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from laq.plots.style import STRATEGY_COLOURS, STRATEGY_LABELS, VARIANT_STYLES, new_figure, save_figure
+from laq.plots.style import STRATEGY_COLOURS, STRATEGY_LABELS, VARIANT_STYLES, new_figure, number, save_figure
 from laq.stats import log_fit, mean_with_ci, spearman
 from laq.tables import per_subset, spec_label
 
@@ -77,7 +77,7 @@ def _distance_axis(ax: Axes, x: np.ndarray) -> bool:
         ax.set_xscale("log")
         decades = np.log10(fx.max() / fx.min())
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 3 else (1.0,)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: number(v)))
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(DISTANCE_LABEL + (", log scale" if log else ""))
     return log
@@ -96,11 +96,31 @@ def _no_data(ax: Axes, message: str) -> None:
     ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", color="0.4")
 
 
+def _strategy_rug(ax: Axes, table: pd.DataFrame, x: np.ndarray) -> list[Line2D]:
+    """A tick per subset along the bottom of the axes in its strategy's colour (similar, dissimilar, ...),
+    so the distance ranges of the strategies show without taking the variants' colours; legend handles."""
+    if "strategy" not in table.columns or not len(table):
+        return []
+    strategy = table["strategy"].astype(str).to_numpy()
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo - 0.07 * (hi - lo), hi)  # room below the points for the ticks
+    handles = []
+    for s in dict.fromkeys(strategy):
+        ok = (strategy == s) & np.isfinite(x)
+        colour = STRATEGY_COLOURS.get(s, "0.2")
+        ax.plot(x[ok], np.full(ok.sum(), 0.025), linestyle="none", marker="|", markersize=9, markeredgewidth=1.6,
+                color=colour, transform=ax.get_xaxis_transform(), zorder=4, clip_on=False)
+        handles.append(Line2D([], [], color=colour, marker="|", markersize=9, markeredgewidth=1.6, linestyle="none",
+                              label=f"{STRATEGY_LABELS.get(s, s)} ({int(ok.sum())})"))
+    return handles
+
+
 def _scatter_series(
     ax: Axes, x: np.ndarray, series: list[tuple[str, np.ndarray, str, str, str]], *, fmt_value: str, unit: str,
-    edges: np.ndarray | None = None,
+    y_range: tuple[float, float] = (-np.inf, np.inf),
 ) -> tuple[list[str], list[Line2D], int]:
-    """Points and a·log(b·x)+c fit per series (key, y, label, colour, marker); (warnings, legend handles, fits drawn)."""
+    """Points and a·log(b·x)+c fit per series (key, y, label, colour, marker); (warnings, legend handles, fits drawn).
+    A fit is drawn over the distances of its own points only and where it stays inside `y_range`."""
     warnings: list[str] = []
     handles: list[Line2D] = []
     log = _distance_axis(ax, x)
@@ -110,12 +130,13 @@ def _scatter_series(
         if not ok.any():
             warnings.append(f"{key}: no subset with a finite distance and accuracy; not plotted")
             continue
-        ring = dict(edgecolors=list(edges[ok]), linewidths=1.1) if edges is not None else dict(edgecolors="white", linewidths=0.4)
-        ax.scatter(x[ok], y[ok], s=26, marker=marker, color=colour, alpha=0.85, zorder=3, **ring)
+        ax.scatter(x[ok], y[ok], s=26, marker=marker, color=colour, alpha=0.85, zorder=3, edgecolors="white", linewidths=0.4)
         fit = log_fit(x, y)
         if fit.ok:
             xc = _curve_x(x[ok], log)
-            ax.plot(xc, fit(xc), color=colour, linestyle="--", linewidth=1.3, zorder=2)
+            yc = fit(xc)
+            ax.plot(xc, np.where((yc >= y_range[0]) & (yc <= y_range[1]), yc, np.nan), color=colour, linestyle="--",
+                    linewidth=1.3, zorder=2)
             fits += 1
         else:
             warnings.append(f"{key}: no a*log(b*x)+c fit ({fit.reason})")
@@ -129,11 +150,13 @@ def _scatter_series(
     return warnings, handles, fits
 
 
-def _legend(ax: Axes, handles: list[Line2D], fits: int, *, title: str | None = None) -> None:
+def _legend(ax: Axes, handles: list[Line2D], fits: int, *, title: str | None = None, strategies: list[Line2D] = ()) -> None:
     if not handles:
         return
     if fits:
         handles = handles + [Line2D([], [], color="0.6", linestyle="--", linewidth=1.0, label="dashed: least-squares fit\n  a·log(b·x)+c per series")]
+    if strategies:
+        handles = handles + [Line2D([], [], linestyle="none", label="ticks on the axis: subsets by strategy")] + list(strategies)
     ax.legend(handles=handles, title=title, labelspacing=0.9, **_LEGEND)
 
 
@@ -160,20 +183,14 @@ def plot_accuracy_vs_distance(table: pd.DataFrame, mode: str, path: str | os.Pat
         series.append((v, _num(table, col), st.label, st.colour, st.marker))
     fig = new_figure(7.4, 4.4)
     ax = fig.add_subplot()
-    # each point's edge in its subset's strategy colour: does a strategy sit apart at a given distance?
-    strategy = table["strategy"].astype(str).to_numpy() if "strategy" in table else np.full(len(table), "random")
-    edges = np.array([STRATEGY_COLOURS.get(st, "0.2") for st in strategy], dtype=object)
-    w, handles, fits = _scatter_series(ax, x, series, fmt_value=".1f", unit=" %", edges=edges)
-    handles += [Line2D([], [], color="white", marker="o", markeredgecolor=STRATEGY_COLOURS.get(st, "0.2"), markeredgewidth=1.4,
-                       linestyle="none", label=f"edge: {STRATEGY_LABELS.get(st, st)}") for st in dict.fromkeys(strategy)]
+    w, handles, fits = _scatter_series(ax, x, series, fmt_value=".1f", unit=" %", y_range=(0.0, 100.0))
     warnings += w
     if not handles:
         _no_data(ax, "no subset has both a distance and an accuracy")
+    strategies = _strategy_rug(ax, table, x) if handles else []
     ax.set_ylabel("top-1 accuracy (%)")
-    if ax.get_ylim()[1] > 101:  # fitted curves may overshoot; accuracies cannot
-        ax.set_ylim(top=101)
     ax.set_title(f"{title}\n{MODE_TEXT[mode]}, {_n_subsets(len(table))}", loc="left")
-    _legend(ax, handles, fits)
+    _legend(ax, handles, fits, strategies=strategies)
     save_figure(fig, path)
     return warnings
 
@@ -182,7 +199,7 @@ DROPS = (
     ("original", "quant_aware", "original − quantized (label-aware)"),
     ("original", "quant_agnostic", "original − quantized (label-agnostic)"),
     ("original", "quant_mismatched", "original − quantized (mismatched classes)"),
-    ("finetuned", "finetuned_quant", "fine-tuned − fine-tuned + quantized"),
+    ("finetuned", "finetuned_quant", "fine-tuned − its quantization"),
 )
 
 
@@ -203,13 +220,14 @@ def plot_quant_drop(table: pd.DataFrame, path: str | os.PathLike, *, title: str)
     fig = new_figure(7.4, 4.4)
     ax = fig.add_subplot()
     ax.axhline(0.0, color="0.3", linewidth=0.9, zorder=1)
-    w, handles, fits = _scatter_series(ax, x, series, fmt_value="+.1f", unit=" pp")
+    w, handles, fits = _scatter_series(ax, x, series, fmt_value="+.1f", unit=" pp", y_range=(-100.0, 100.0))
     warnings += w
     if not handles:
         _no_data(ax, "no subset has both a distance and the accuracies")
+    strategies = _strategy_rug(ax, table, x) if handles else []
     ax.set_ylabel("top-1 lost to quantization (percentage points)")
     ax.set_title(f"{title}\nquantization drop, top-1 over all classes, {_n_subsets(len(table))} (above 0 = worse)", loc="left")
-    _legend(ax, handles, fits)
+    _legend(ax, handles, fits, strategies=strategies)
     save_figure(fig, path)
     return warnings
 
@@ -274,7 +292,7 @@ def plot_aware_gain(table: pd.DataFrame, gains: pd.DataFrame | None, path: str |
     per_row = (height - 1.6) * 72 / max(n, 1)
     font = float(np.clip(0.75 * per_row, 5.5, 8.0))
     step = max(1, int(np.ceil(1.3 * font / per_row)))
-    axes[0].set_yticks(rows[::step], [f"{ids[i]}  ({d[i]:.3g})" if np.isfinite(d[i]) else ids[i] for i in rows[::step]], fontsize=font)
+    axes[0].set_yticks(rows[::step], [f"{ids[i]}  ({number(d[i])})" if np.isfinite(d[i]) else ids[i] for i in rows[::step]], fontsize=font)
     axes[0].set_ylim(n - 0.5, -0.5) if n else axes[0].set_ylim(0.5, -0.5)
     axes[0].set_ylabel("class subset (median inter-class distance)")
     handles = [Line2D([], [], color=STRATEGY_COLOURS.get(s, "0.2"), marker="s", linestyle="none", markersize=7,

@@ -17,11 +17,12 @@ from matplotlib import colors as mcolors
 from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from scipy.cluster.hierarchy import dendrogram, leaves_list, linkage
 from scipy.spatial.distance import squareform
 
 from laq import seeding
-from laq.plots.style import figure_paths, new_figure, save_figure  # noqa: F401 - figure_paths re-exported
+from laq.plots.style import figure_paths, new_figure, number, save_figure  # noqa: F401 - figure_paths re-exported
 
 _MEDIAN_COLOUR = "#c0392b"
 
@@ -48,12 +49,25 @@ def _names(names: Sequence[str], c: int) -> list[str]:
     return [str(n) for n in names]
 
 
+def _skewed(m: np.ndarray) -> bool:
+    """Strongly right-skewed distances (largest / 5th percentile > 100): shown and clustered on a log scale."""
+    pos = _upper(m)[_upper(m) > 0]
+    return bool(pos.size > 0 and pos.max() / np.percentile(pos, 5) > 100)
+
+
+def _linkage(m: np.ndarray) -> np.ndarray:
+    # on log distances when they are skewed: a few huge distances would otherwise flatten the dendrogram
+    # into one bracket and leave the order of the other classes arbitrary
+    d = squareform(np.log1p(m) if _skewed(m) else m, checks=False)
+    return linkage(d, method="average", optimal_ordering=True)
+
+
 def cluster_order(kl: np.ndarray) -> np.ndarray:
-    """Leaf order of average-linkage clustering on the (symmetric) distance matrix."""
+    """Leaf order of average-linkage clustering on the (symmetric) distance matrix (log distances when skewed)."""
     m = _symmetric(kl)
     if len(m) < 3:
         return np.arange(len(m))
-    return leaves_list(linkage(squareform(m, checks=False), method="average", optimal_ordering=True))
+    return leaves_list(_linkage(m))
 
 
 def class_colours(c: int) -> np.ndarray:
@@ -67,9 +81,7 @@ def _upper(kl: np.ndarray) -> np.ndarray:
     return kl[np.triu_indices(len(kl), 1)]
 
 
-def _fmt(x: float) -> str:
-    """3 significant digits, but whole numbers with thousands separators instead of 1.2e+04."""
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+_fmt = number
 
 
 def _tick_font(c: int) -> float:
@@ -93,7 +105,7 @@ def plot_heatmap(
     mo = m[np.ix_(order, order)]
     off = _upper(m)
     pos = off[off > 0]
-    log = pos.size > 0 and pos.max() / np.percentile(pos, 5) > 100
+    log = _skewed(m)
     if log:
         vmin, vmax = float(np.percentile(pos, 0.5)), float(pos.max())
         norm: mcolors.Normalize = mcolors.LogNorm(vmin=vmin, vmax=vmax, clip=True)
@@ -115,7 +127,7 @@ def plot_heatmap(
     ax.grid(False)  # the default style's grid would draw over the matrix
     step = max(1, int(np.ceil(c / 150)))
     ticks = np.arange(0, c, step)
-    font = _tick_font(c / step)
+    font = float(np.clip(0.8 * side * 0.8 * 72 / (c / step), 3.0, 8.0))  # most of a row's height, in points
     ax.set_xticks(ticks, [names[order[t]] for t in ticks], rotation=90, fontsize=font)
     ax.set_yticks(ticks, [names[order[t]] for t in ticks], fontsize=font)
     ax.tick_params(length=1.5, width=0.4, pad=1)
@@ -123,20 +135,22 @@ def plot_heatmap(
         s.set_linewidth(0.4)
 
     if c >= 3:
-        z = linkage(squareform(m, checks=False), method="average", optimal_ordering=True)
+        z = _linkage(m)
         dendrogram(z, ax=ax_tree, no_labels=True, color_threshold=0, above_threshold_color="0.35")
         for coll in ax_tree.collections:
             coll.set_linewidth(0.5)
         ax_tree.set_xlim(0, 10 * c)
     ax_tree.set_axis_off()
     ax_tree.set_title(
-        f"Class distances ({c} classes, ordered by average-linkage clustering; median {_fmt(np.median(off))})"
+        f"Class distances ({c} classes, ordered by average-linkage clustering{' of log distances' if log else ''}; median {_fmt(np.median(off))})"
         if off.size
         else f"Class distances ({c} classes)",
         fontsize=10,
     )
     cb = fig.colorbar(im, cax=ax_cb)
     cb.set_label(label + (" (log scale)" if log else ""), fontsize=9)
+    if not log:
+        cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number(v)))
     cb.ax.tick_params(labelsize=8)
     # Align the colourbar with the matrix (equal aspect shrinks the image inside its grid cell).
     fig.canvas.draw()
@@ -285,7 +299,12 @@ def plot_histogram(kl: np.ndarray, path: str | os.PathLike, *, label: str = "sym
         return save_figure(fig, path)
     med = float(np.median(d))
     pos = d[d > 0]
-    specs = [(axes[0], d, np.linspace(0, d.max() if d.max() > 0 else 1, 61), False)]
+    # skewed distances would put the bulk into the linear panel's first bar: that panel then shows the pairs
+    # up to the 95th percentile or 3x the median, whichever is smaller, and the log panel shows them all
+    top = float(min(np.percentile(d, 95), 3 * med))
+    cut = 0 < top and d.max() > 3 * np.percentile(d, 95)
+    shown = d[d <= top] if cut else d
+    specs = [(axes[0], shown, np.linspace(0, shown.max() if shown.max() > 0 else 1, 61), False)]
     if pos.size:
         lo, hi = pos.min(), pos.max()
         specs.append((axes[1], pos, np.geomspace(lo, hi if hi > lo else lo * 10, 51), True))
@@ -300,8 +319,15 @@ def plot_histogram(kl: np.ndarray, path: str | os.PathLike, *, label: str = "sym
         )
         if logx:
             ax.set_xscale("log")
+        else:
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: number(v)))
         ax.set_xlabel(label + (" (log axis)" if logx else ""))
+        if not logx and cut:
+            ax.set_title(f"pairs up to {_fmt(top)} ({d.size - shown.size} larger ones: log axis, right)", fontsize=8.5)
+        else:
+            ax.set_title("all pairs" + (" above 0" if logx and pos.size < d.size else ""), fontsize=8.5)
         ax.set_ylabel("class pairs")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         for s in ("top", "right"):
             ax.spines[s].set_visible(False)
     zeros = d.size - pos.size

@@ -57,6 +57,12 @@ STRATEGY_LABELS: dict[str, str] = {
     "file": "from subsets file",
 }
 
+def number(x: float) -> str:
+    """A distance or count for a label: 3 significant digits, but whole numbers from 1,000 up with thousands
+    separators, so one axis never mixes `100000` with `1e+06` (beyond 10^9, powers of ten: 1.2e+12)."""
+    return f"{x:,.0f}" if 1000 <= abs(x) < 1e9 else f"{x:.3g}"
+
+
 DEFAULT_RC: dict[str, Any] = {
     "font.family": "DejaVu Sans",  # bundled with matplotlib: identical output on every machine
     "font.size": 9,
