@@ -128,6 +128,8 @@ def findings(
         sec = Section(f"{label}{' — headline' if i == 0 else ''}")
         sec.bullets.append(cost_sentence(_row(spec.gains, "cost_agnostic", "all"), f"At {label}"))
         for gain in GAINS:
+            if gain.name not in set(spec.gains["comparison"]):
+                continue  # a condition this run did not make
             for mode in ("all", "sub"):
                 row = _row(spec.gains, gain.name, mode)
                 sentence = gain_sentence(row, gain.text, f"At {label}")

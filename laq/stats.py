@@ -360,6 +360,8 @@ def gain_statistics(
     """
     summary, tests = [], []
     for kind, name, a, b in COMPARISONS:
+        if f"{a}_top1_all" not in table or f"{b}_top1_all" not in table:
+            continue  # a condition this run did not make (quantization.conditions)
         for mode in ("all", "sub"):
             ids, ga = _by_subset(table, f"{a}_top1_{mode}")
             _, gb = _by_subset(table, f"{b}_top1_{mode}")

@@ -31,6 +31,7 @@ rule quantize:
         calibration_images=config["quantization"]["calibration_images"],
         calibration_mode=config["quantization"].get("calibration_mode", "fixed"),
         draws=DRAWS,
+        conditions=CONDITIONS,
         batch_size=config["quantization"]["batch_size"],
         seed=config["seed"],
         device=config["device"],
