@@ -316,6 +316,9 @@ def semantic_errors(cfg: dict[str, Any], base_dir: Path) -> list[str]:
     mf = cfg["similarity"].get("matrix_file")
     if mf and not Path(mf).is_file():
         msgs.append(f"similarity.matrix_file = {mf!r} does not exist; give a .npy or .csv CxC matrix, or null to compute it.")
+    if cfg["similarity"].get("method") == "knn" and cfg["similarity"].get("distance", "kl") != "kl":
+        msgs.append(f"similarity.distance = {cfg['similarity']['distance']!r} needs class Gaussians, which method knn does not fit; "
+                    "use distance: kl with knn, or method umap_gaussian / pca_gaussian.")
     msgs += _quantization_errors(cfg, n, train_images_per_class(ds, layout))
     msgs += _reference_errors(cfg)
     try:
@@ -345,6 +348,10 @@ def with_methods(schema: dict[str, Any]) -> dict[str, Any]:
 
     conds = schema["properties"]["quantization"]["properties"]["conditions"]
     conds["items"] = {**conds["items"], "enum": list(CONDITIONS)}  # one home: laq.design
+    from laq.similarity import DISTANCES
+
+    dist = schema["properties"]["similarity"]["properties"]["distance"]
+    dist["enum"] = list(DISTANCES)  # one home: laq.similarity
     for m in registry.methods().values():
         for opt, frag in m.options.items():
             props.setdefault(opt, {k: v for k, v in frag.items() if k != "default"})
