@@ -30,7 +30,9 @@ def synthetic_table(n_per: int = 4, *, seed: int = 0, method: str = "gpfq", bits
             d = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
             ld = np.log(d)
             level = {"original": 78 + 3 * ld, "quant_aware": 72 + 5 * ld, "quant_agnostic": 70 + 5.3 * ld,
-                     "quant_mismatched": 69 + 5.3 * ld, "finetuned": 90 + 2 * ld, "finetuned_quant": 84 + 3.5 * ld}
+                     "quant_mismatched": 69 + 5.3 * ld, "finetuned": 90 + 2 * ld, "finetuned_quant": 84 + 3.5 * ld,
+                     "quant_density": 71 + 5.1 * ld, "quant_mix0": 69 + 5.2 * ld, "quant_mix25": 70 + 5.2 * ld,
+                     "quant_mix50": 71 + 5.1 * ld}
             head = {
                 "subset": f"{strategy}-k10-{i:02d}", "strategy": strategy, "size": 10,
                 "classes": " ".join(map(str, sorted(rng.choice(100, 10, replace=False)))),
@@ -252,5 +254,7 @@ def test_scripts_follow_rules_plots_smk(tmp_path):
     for stem in ("resnet8_gpfq4_sub_median", "resnet8_rtn-asc_quant_drop", "resnet8_rtn-asc_aware_gain", "resnet8_bits_vs_accuracy"):
         check_figure(fig / f"{stem}.png")
     stats = pd.read_csv(root / "tables" / "resnet8_gpfq4_sub_statistics.csv")
-    assert len(stats) == len(VARIANTS) + 3 and set(stats["mode"]) == {"sub"}
+    from laq.stats import DIFFERENCES
+
+    assert len(stats) == len(VARIANTS) + len(DIFFERENCES) and set(stats["mode"]) == {"sub"}
     assert "wrote" in (logs / "acc.log").read_text() and "wrote" in (logs / "bits.log").read_text()
