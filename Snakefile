@@ -42,6 +42,7 @@ rule all:
     input:
         P.base_metrics,
         similarity_figures(),
+        P.subset_overlap,
         expand(P.table, spec=SPEC_NAMES),
         expand(P.accuracy_figure, spec=SPEC_NAMES, mode=["all", "sub"]),
         expand(P.statistics, spec=SPEC_NAMES, mode=["all", "sub"]),

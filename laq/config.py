@@ -198,30 +198,35 @@ def _model_errors(m: dict[str, Any], n: int | None) -> list[str]:
 
 
 def _subset_errors(cfg: dict[str, Any], n: int | None) -> list[str]:
-    from laq.subsets import read_subsets_file
+    from laq.subsets import read_subsets_file, sizes_of
 
     msgs = []
     sub = cfg["subsets"]
-    if n is not None and sub["size"] > n:
-        msgs.append(f"subsets.size = {sub['size']} exceeds the {n} classes of the dataset; use 2..{n}.")
+    sizes = sizes_of(sub["size"])
     counts = sub.get("count", {})
     if not any(counts.values()) and not sub.get("file"):
         msgs.append("subsets.count has no subsets and subsets.file is not set; ask for at least one subset.")
-    if n is not None and sub["size"] <= n:
-        # distinct subsets that exist: greedy ones grow from one start class each; random ones are size-sets
-        limits = {"similar": n, "dissimilar": n, "random": math.comb(n, sub["size"])}
-        for strategy, limit in limits.items():
-            if (counts.get(strategy) or 0) > limit:
-                msgs.append(
-                    f"subsets.count.{strategy} = {counts[strategy]} asks for more than the {limit} distinct {strategy} subsets of "
-                    f"{sub['size']} of {n} classes; repeats would inflate the statistics, so ask for at most {limit}."
-                )
+    for size in sizes:
+        if n is not None and size > n:
+            msgs.append(f"subsets.size = {size} exceeds the {n} classes of the dataset; use 2..{n}.")
+            continue
+        if n is not None:
+            # distinct subsets that exist: greedy ones grow from one start class each; random ones are size-sets
+            limits = {"similar": n, "dissimilar": n, "random": math.comb(n, size)}
+            for strategy, limit in limits.items():
+                if (counts.get(strategy) or 0) > limit:
+                    msgs.append(
+                        f"subsets.count.{strategy} = {counts[strategy]} asks for more than the {limit} distinct {strategy} subsets of "
+                        f"{size} of {n} classes; repeats would inflate the statistics, so ask for at most {limit}."
+                    )
     if sub.get("file"):
-        if not Path(sub["file"]).is_file():
+        if len(sizes) != 1:
+            msgs.append(f"subsets.file needs one subsets.size (its lines' length), not the list {sizes}; give a single size.")
+        elif not Path(sub["file"]).is_file():
             msgs.append(f"subsets.file = {sub['file']!r} does not exist; give a TSV with one subset per line.")
         else:
             try:
-                read_subsets_file(sub["file"], None, size=sub["size"])
+                read_subsets_file(sub["file"], None, size=sizes[0])
             except LaqError as e:
                 msgs.append(f"subsets.file: {e}")
     return msgs
@@ -254,20 +259,34 @@ def _quantization_errors(cfg: dict[str, Any], n: int | None, per_class: list[int
             kept = [layer for layer in layers if not any(fnmatch.fnmatchcase(layer, p) for p in skip)]
             if isinstance(spec["bits"], list) and len(spec["bits"]) != len(kept):
                 msgs.append(f"quantization.specs[{i}].bits lists {len(spec['bits'])} values but the model has {len(kept)} layers to quantize; give {len(kept)} values.")
-    size = cfg["subsets"]["size"]
-    if n and 2 * size > n:  # laq.design: the mismatched control draws as many classes from outside the subset
+    from laq.design import CONDITION_BY_NAME, check_conditions
+    from laq.subsets import sizes_of
+
+    try:
+        conditions = check_conditions(q.get("conditions"))
+    except LaqError as e:
+        return msgs + [str(e)]
+    mixtures = [c for c in conditions if CONDITION_BY_NAME[c].subset_fraction is not None]
+    if mixtures and q.get("calibration_mode", "fixed") == "per_layer":
+        msgs.append(f"quantization.conditions {', '.join(mixtures)} fix the share of subset images, which per-layer batches "
+                    "would not keep; use calibration_mode: fixed or leave them out.")
+    size = max(sizes_of(cfg["subsets"]["size"]))
+    if n and 2 * size > n and "mismatched" in conditions:  # laq.design: as many classes from outside the subset
         msgs.append(
             f"subsets.size = {size} leaves {n - size} classes outside a subset, too few for the mismatched-classes "
-            f"control, which needs {size}; use subsets.size <= {n // 2}."
+            f"control, which needs {size}; use subsets.size <= {n // 2} or leave mismatched out of quantization.conditions."
         )
     if per_class:  # every quantize job draws them, RTN included
-        size = cfg["subsets"]["size"]
+        size = min(sizes_of(cfg["subsets"]["size"]))
         most = sum(sorted(per_class, reverse=True)[:size])
-        if q.get("calibration_images", 0) > most:
-            msgs.append(
-                f"quantization.calibration_images = {q['calibration_images']} exceeds the {most} training images of "
-                f"any {size} classes; use at most {most} (laq never repeats or silently drops calibration images)."
-            )
+        for where, count in [("quantization.calibration_images", q.get("calibration_images", 0))] + [
+            (f"quantization.specs[{i}].calibration_images", s["calibration_images"]) for i, s in enumerate(q["specs"]) if "calibration_images" in s
+        ]:
+            if count > most:
+                msgs.append(
+                    f"{where} = {count} exceeds the {most} training images of any {size} classes; use at most {most} "
+                    "(laq never repeats or silently drops calibration images)."
+                )
     return msgs
 
 
@@ -297,6 +316,9 @@ def semantic_errors(cfg: dict[str, Any], base_dir: Path) -> list[str]:
     mf = cfg["similarity"].get("matrix_file")
     if mf and not Path(mf).is_file():
         msgs.append(f"similarity.matrix_file = {mf!r} does not exist; give a .npy or .csv CxC matrix, or null to compute it.")
+    if cfg["similarity"].get("method") == "knn" and cfg["similarity"].get("distance", "kl") != "kl":
+        msgs.append(f"similarity.distance = {cfg['similarity']['distance']!r} needs class Gaussians, which method knn does not fit; "
+                    "use distance: kl with knn, or method umap_gaussian / pca_gaussian.")
     msgs += _quantization_errors(cfg, n, train_images_per_class(ds, layout))
     msgs += _reference_errors(cfg)
     try:
@@ -322,6 +344,14 @@ def with_methods(schema: dict[str, Any]) -> dict[str, Any]:
 
     props = schema["properties"]["quantization"]["properties"]["specs"]["items"]["properties"]
     props["method"] = {**props["method"], "enum": list(registry.methods())}
+    from laq.design import CONDITIONS
+
+    conds = schema["properties"]["quantization"]["properties"]["conditions"]
+    conds["items"] = {**conds["items"], "enum": list(CONDITIONS)}  # one home: laq.design
+    from laq.similarity import DISTANCES
+
+    dist = schema["properties"]["similarity"]["properties"]["distance"]
+    dist["enum"] = list(DISTANCES)  # one home: laq.similarity
     for m in registry.methods().values():
         for opt, frag in m.options.items():
             props.setdefault(opt, {k: v for k, v in frag.items() if k != "default"})

@@ -56,7 +56,7 @@ def embedder(cfg: Mapping[str, Any]) -> dict[str, Any]:
             "preprocess": s.get("embedder_preprocess", "resize")}
 
 
-_METHOD_KEYS = {"umap_gaussian": ("umap",), "pca_gaussian": ("pca_dim",), "knn": ("pca_dim", "knn_k")}
+_METHOD_KEYS = {"umap_gaussian": ("umap", "distance"), "pca_gaussian": ("pca_dim", "distance"), "knn": ("pca_dim", "knn_k")}
 
 
 def similarity(cfg: Mapping[str, Any]) -> dict[str, Any]:

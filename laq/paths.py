@@ -69,6 +69,11 @@ class Paths:
     def subset(self) -> str:
         return f"{self.root}/subsets/{{subset}}.json"
 
+    @property
+    def subset_overlap(self) -> str:
+        """Realized overlap (Jaccard) of every pair of the run's subsets."""
+        return f"{self.root}/subsets/overlap.json"
+
     # fine-tuning
     @property
     def finetuned(self) -> str:

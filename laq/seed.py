@@ -28,12 +28,16 @@ SEED_VARIANTS = {
     "quant_aware": "Quantized",
     "quant_agnostic": "",
     "quant_mismatched": "",
+    "quant_density": "",
+    "quant_mix0": "",
+    "quant_mix25": "",
+    "quant_mix50": "",
     "finetuned": "Fine-Tuned",
     "finetuned_quant": "Quant+FT",
 }
 _METRIC_COLUMNS = {"top1_all": "Top1 Accuracy", "top5_all": "Top5 Accuracy",
                    "top1_sub": "Top1 Accuracy (Pick Sub)", "top5_sub": "Top5 Accuracy (Pick Sub)"}
-COMPARED = [v for v in VARIANTS if SEED_VARIANTS[v]]
+COMPARED = [v for v in VARIANTS if SEED_VARIANTS.get(v)]  # the other conditions are laq's own
 
 
 _LOG_FIX = "use one of the logs in resources/seed/ (or restore this one from git)"

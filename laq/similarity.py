@@ -1,8 +1,9 @@
 """Class-distance matrices: how alike two classes look to a model.
 
-The default (`umap_gaussian`) is the seed study's method: embed the images (penultimate features),
-reduce them to 2-D with UMAP, fit one Gaussian per class, and take the symmetric KL divergence
-(KL(p||q) + KL(q||p)) / 2 between every pair of classes. `pca_gaussian` fits the Gaussians on PCA
+`umap_gaussian` is the seed study's method: embed the images (penultimate features), reduce them to
+2-D with UMAP, fit one Gaussian per class, and compare every pair of classes' Gaussians by
+`distance`: the seed's symmetric KL divergence (KL(p||q) + KL(q||p)) / 2, the Bhattacharyya distance,
+or the squared 2-Wasserstein distance. `pca_gaussian` fits the Gaussians on PCA
 components instead; `knn` uses the k-nearest-neighbour KL estimator, which assumes no distribution shape.
 """
 
@@ -22,6 +23,14 @@ from laq import seeding
 from laq.io import LaqError
 
 METHODS = ("umap_gaussian", "pca_gaussian", "knn")
+# Distances between two classes' Gaussians (similarity.distance). kl: the seed's symmetric KL, which a
+# nearly singular class covariance blows up (trace and Mahalanobis terms divide by it); bhattacharyya:
+# -ln of the overlap integral, whose Mahalanobis term uses the mean of the two covariances, so one
+# tight class cannot blow it up; wasserstein: the squared 2-Wasserstein distance, a true metric in the
+# embedding's units (squared), bounded by the spread of the points.
+DISTANCES = ("kl", "bhattacharyya", "wasserstein")
+DISTANCE_LABELS = {"kl": "symmetric KL divergence", "bhattacharyya": "Bhattacharyya distance",
+                   "wasserstein": "squared 2-Wasserstein distance"}
 
 
 # --------------------------------------------------------------------------------------------- Gaussians
@@ -145,6 +154,87 @@ def pairwise_gaussian_kl(means: np.ndarray, covs: np.ndarray) -> np.ndarray:
         maha = np.einsum("pqi,qij,pqj->pq", d, inv, d, optimize=True)
         kl[p] = 0.5 * (trace + maha - k + logdet[None, :] - logdet[p, None])
     return np.maximum(kl, 0.0)
+
+
+def gaussian_bhattacharyya(mu_p: Any, cov_p: Any, mu_q: Any, cov_q: Any) -> float:
+    """Bhattacharyya distance -ln ∫ sqrt(p q) in nats for two Gaussians (closed form):
+    (1/8) d' S^-1 d + (1/2) ln(det S / sqrt(det Sp det Sq)), S = (Sp + Sq) / 2, d = mu_q - mu_p."""
+    mp = np.atleast_1d(np.asarray(mu_p, dtype=np.float64))
+    k = mp.shape[0]
+    out = pairwise_bhattacharyya(
+        np.stack([mp, np.atleast_1d(np.asarray(mu_q, dtype=np.float64))]),
+        np.stack([_positive_definite(_as_cov(cov_p, k)), _positive_definite(_as_cov(cov_q, k))]),
+    )
+    return float(out[0, 1])
+
+
+def gaussian_wasserstein2(mu_p: Any, cov_p: Any, mu_q: Any, cov_q: Any) -> float:
+    """Squared 2-Wasserstein distance between two Gaussians (closed form):
+    |mu_p - mu_q|^2 + tr(Sp + Sq - 2 (Sp^1/2 Sq Sp^1/2)^1/2)."""
+    mp = np.atleast_1d(np.asarray(mu_p, dtype=np.float64))
+    k = mp.shape[0]
+    out = pairwise_wasserstein2(
+        np.stack([mp, np.atleast_1d(np.asarray(mu_q, dtype=np.float64))]),
+        np.stack([_as_cov(cov_p, k), _as_cov(cov_q, k)]),
+    )
+    return float(out[0, 1])
+
+
+def _row_blocks(c: int, k: int):
+    """Row slices bounding the [B,C,k,k] pair tensors for large C and k."""
+    block = max(1, 2_000_000 // max(1, c * k * k))
+    for s in range(0, c, block):
+        yield slice(s, min(c, s + block))
+
+
+def pairwise_bhattacharyya(means: np.ndarray, covs: np.ndarray) -> np.ndarray:
+    """[C,C] Bhattacharyya distances between Gaussians with positive-definite covariances (symmetric)."""
+    c, k = means.shape
+    logdet = np.array([_inverse_logdet(cv)[1] for cv in covs])
+    out = np.empty((c, c))
+    for p in _row_blocks(c, k):
+        avg = (covs[p, None] + covs[None, :]) / 2  # [B,C,k,k]
+        d = means[None, :, :] - means[p, None, :]  # [B,C,k]
+        chol = np.linalg.cholesky(avg)
+        z = np.linalg.solve(chol, d[..., None])[..., 0]  # L^-1 d, so |z|^2 = d' S^-1 d
+        logdet_avg = 2 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
+        out[p] = (z**2).sum(-1) / 8 + 0.5 * (logdet_avg - 0.5 * (logdet[p, None] + logdet[None, :]))
+    out = np.maximum((out + out.T) / 2, 0.0)  # exact symmetry; rounding can dip below 0 on the diagonal
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+def _sqrt_psd(cov: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh((cov + np.swapaxes(cov, -1, -2)) / 2)
+    return (v * np.sqrt(np.maximum(w, 0))[..., None, :]) @ np.swapaxes(v, -1, -2)
+
+
+def pairwise_wasserstein2(means: np.ndarray, covs: np.ndarray) -> np.ndarray:
+    """[C,C] squared 2-Wasserstein distances between Gaussians (covariances positive semi-definite)."""
+    c, k = means.shape
+    roots = _sqrt_psd(covs)
+    traces = np.trace(covs, axis1=-2, axis2=-1)
+    out = np.empty((c, c))
+    for p in _row_blocks(c, k):
+        m = roots[p, None] @ covs[None, :] @ roots[p, None]  # Sp^1/2 Sq Sp^1/2, [B,C,k,k]
+        cross = np.sqrt(np.maximum(np.linalg.eigvalsh((m + np.swapaxes(m, -1, -2)) / 2), 0)).sum(-1)
+        d = means[None, :, :] - means[p, None, :]
+        out[p] = (d**2).sum(-1) + traces[p, None] + traces[None, :] - 2 * cross
+    out = np.maximum((out + out.T) / 2, 0.0)
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+def class_distance_matrix(
+    points: np.ndarray, labels: np.ndarray, distance: str = "kl", *, num_classes: int | None = None
+) -> np.ndarray:
+    """[C,C] symmetric distance (`DISTANCES`) between per-class Gaussians of `points`; zero diagonal."""
+    if distance not in DISTANCES:
+        raise LaqError(f"unknown similarity distance {distance!r}; use one of {', '.join(DISTANCES)}.")
+    if distance == "kl":
+        return class_kl_matrix(points, labels, num_classes=num_classes)
+    means, covs = class_gaussians(points, labels, num_classes=num_classes)
+    return pairwise_bhattacharyya(means, covs) if distance == "bhattacharyya" else pairwise_wasserstein2(means, covs)
 
 
 def class_kl_matrix(points: np.ndarray, labels: np.ndarray, *, num_classes: int | None = None) -> np.ndarray:
@@ -273,6 +363,7 @@ def distance_matrix(
     knn_k: int = 5,
     max_per_class: int | None = None,
     num_classes: int | None = None,
+    distance: str = "kl",
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """(matrix [C,C], 2-D points [N',2] or None, labels [N']) for `method`.
 
@@ -282,9 +373,13 @@ def distance_matrix(
     knn: k-NN KL estimate on `pca_dim` principal components (the estimator degrades in high
         dimension); no 2-D points.
     With `max_per_class`, each class is first cut to that many points (seeded), which bounds UMAP time.
+    `distance` compares the Gaussians of the two Gaussian methods (`DISTANCES`); knn estimates KL only.
     """
     if method not in METHODS:
         raise LaqError(f"unknown similarity method {method!r}; use one of {', '.join(METHODS)}.")
+    if distance not in DISTANCES or (method == "knn" and distance != "kl"):
+        raise LaqError(f"similarity.distance {distance!r} does not apply to method {method}; use kl with knn, or one of "
+                       f"{', '.join(DISTANCES)} with the Gaussian methods.")
     x = np.asarray(features)
     labels = np.asarray(labels, dtype=np.int64)
     if x.ndim != 2 or len(x) != len(labels):
@@ -293,12 +388,12 @@ def distance_matrix(
     x, labels = x[keep], labels[keep]
     if method == "umap_gaussian":
         pts = umap_2d(x, seed=seed, **(umap or {}))
-        return class_kl_matrix(pts, labels, num_classes=num_classes), pts, labels
+        return class_distance_matrix(pts, labels, distance, num_classes=num_classes), pts, labels
     z = pca_reduce(x, max(int(pca_dim), 2))
     zk = z[:, : int(pca_dim)]
     if method == "pca_gaussian":
         view = z[:, :2] if z.shape[1] >= 2 else np.column_stack([z[:, 0], np.zeros(len(z))])
-        return class_kl_matrix(zk, labels, num_classes=num_classes), view, labels
+        return class_distance_matrix(zk, labels, distance, num_classes=num_classes), view, labels
     return knn_kl_matrix(zk, labels, knn_k, num_classes=num_classes), None, labels
 
 

@@ -13,8 +13,8 @@ from tqdm import tqdm
 from laq.data.store import Split
 from laq.data.transforms import channel_stats
 from laq.evaluate import predict_logits, weight_sparsity
-from laq.design import QUANTIZED, draw_calibration
-from laq.io import sha256_file, write_json
+from laq.design import CONDITION_BY_NAME, QUANTIZED, draw_calibration
+from laq.io import LaqError, sha256_file, write_json
 from laq.metrics import accuracies, subset_correct, subset_flags, topk_accuracy
 from laq.paths import layer_table, sidecar
 from laq.models.sources import load_base
@@ -168,6 +168,8 @@ def spec_description(q: dict[str, Any]) -> dict[str, Any]:
         "compression": q["compression"],
         # only when set, so that the evaluation files of specs without it stay as they were
         **({"allow_degenerate": True} if q["spec"].get("allow_degenerate") else {}),
+        # images per calibration draw of this checkpoint (0 for a data-free method)
+        "calibration_images": int(q.get("calibration", {}).get("n_images", 0)),
     }
 
 
@@ -216,31 +218,35 @@ def quantize_checkpoint(
     batch_size: int,
     device: str,
     seed: int = 0,
-    per_layer: tuple[int, tuple] | None = None,
+    per_layer: tuple[int, int, tuple] | None = None,
 ):
     """Quantize `model` with the calibration images (uint8, preprocessed here); returns laq.quant's QuantResult.
 
-    per_layer (n, key): every layer gets its own batch of n images drawn from `calib_images` (the
-    pool), seeded from (seed, "calibration-batch", *key, layer), instead of all of them.
-    `seed` (the study seed) drives patch sub-sampling and stochastic rounding unless the spec sets its own.
+    per_layer (n, batch_seed, key): every layer gets its own batch of n images drawn from `calib_images`
+    (the pool), seeded from (batch_seed, "calibration-batch", *key, layer), instead of all of them.
+    `seed` drives patch sub-sampling and stochastic rounding unless the spec sets its own.
     """
     from laq.quant import QuantSpec, quantize_model
     from laq.quant.degenerate import DegenerateLayer
     from laq.quant.model import CalibrationSampler
 
     prep = preprocess_for(meta)
-    qspec = QuantSpec.from_dict({"seed": seed, **{k: v for k, v in spec.items() if k != "name"}})
+    qspec = QuantSpec.from_dict({"seed": seed, **{k: v for k, v in spec.items() if k not in STUDY_SPEC_KEYS}})
     if per_layer is None:
         calib: Any = prep(torch.from_numpy(calib_images)).to(device)
     else:
-        n, key = per_layer
+        n, batch_seed, key = per_layer
         calib = CalibrationSampler(
-            len(calib_images), n, lambda idx: prep(torch.from_numpy(calib_images[idx])).to(device), seed=seed, key=key
+            len(calib_images), n, lambda idx: prep(torch.from_numpy(calib_images[idx])).to(device), seed=batch_seed, key=key
         )
     try:
         return quantize_model(model.to(device), calib, qspec, batch_size=batch_size)
     except DegenerateLayer as e:
         raise e.named(spec["name"]) from None
+
+
+# Keys of a config spec that belong to the study, not to laq.quant's QuantSpec.
+STUDY_SPEC_KEYS = ("name", "calibration_images")
 
 
 def quantize_subset(
@@ -263,8 +269,10 @@ def quantize_subset(
     """Quantize every variant of one subset under one spec, from every calibration draw (see laq.design),
     writing each to outputs[(variant, draw)] with its sidecar and layer table.
 
-    calibration_mode "fixed": each draw is one set of n_images images used for every layer;
-    "per_layer": each layer gets a fresh batch of n_images from the draw's classes (the seed's protocol).
+    n_images: images per calibration draw, unless the spec sets its own `calibration_images`; the draws
+    do not depend on the spec otherwise, so specs with the same count are calibrated on the same images.
+    calibration_mode "fixed": each draw is one set of images used for every layer;
+    "per_layer": each layer gets a fresh batch of as many images from the draw's classes (the seed's protocol).
     A method that reads no data (RTN) gives the same model whatever the calibration, so each model is
     quantized once and written under every condition and draw. `provenance_of` maps "base"/"finetuned"
     to the provenance block of that model's quantizations (computed once per job: hashing is slow).
@@ -276,7 +284,12 @@ def quantize_subset(
 
     models = {"base": base, "finetuned": finetuned}
     by_variant = {q.variant: q for q in QUANTIZED}
+    mixtures = sorted({v for v, _ in outputs if CONDITION_BY_NAME[by_variant[v].condition].subset_fraction is not None})
+    if calibration_mode == "per_layer" and mixtures:
+        raise LaqError(f"{', '.join(mixtures)} fix how many images come from the subset, which per-layer batches would not keep; "
+                       "use quantization.calibration_mode: fixed or leave the mix conditions out of quantization.conditions.")
     data_free = not get_method(spec["method"]).needs_calibration
+    n_cal = int(spec.get("calibration_images", n_images))
     done: dict[tuple, Any] = {}
     if sources:
         _check_inputs(models, sources, train.subset(manifest["classes"]).images[:n_images or 1], device)
@@ -289,12 +302,12 @@ def quantize_subset(
             key: tuple = (q.model,)
             calib = train.images[:1]  # the method reads no data; one image drives the traversal
         else:
-            cal = draw_calibration(train.labels, q.condition, manifest["classes"], num_classes, n_images,
-                                   seed=seed, subset_id=manifest["id"], spec=spec["name"], draw=draw)
+            cal = draw_calibration(train.labels, q.condition, manifest["classes"], num_classes, n_cal,
+                                   seed=seed, subset_id=manifest["id"], draw=draw)
             key = (q.model, q.condition, draw)
             if calibration_mode == "per_layer":
                 pool = cal.candidates(train.labels)
-                calib, per_layer = train.images[pool], (n_images, (manifest["id"], spec["name"], q.condition, draw))
+                calib, per_layer = train.images[pool], (len(cal.indices), seed, (manifest["id"], q.condition, draw))
             else:
                 record, calib = cal.record(train.labels), train.images[cal.indices]
         if key not in done:

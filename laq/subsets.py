@@ -30,33 +30,67 @@ _ID = re.compile(r"^(similar|dissimilar|random|file)-k(\d+)-(\d+)$")
 _MAX_DRAWS = 1000
 
 
-def greedy_subset(kl: np.ndarray, size: int, start: int, similar: bool) -> list[int]:
+def max_shared(size: int, max_jaccard: float) -> int:
+    """The most classes two subsets of `size` classes may share with Jaccard |A∩B| / |A∪B| <= max_jaccard
+    (s / (2k - s) <= J  <=>  s <= 2kJ / (1 + J)); never `size` itself, so subsets stay distinct."""
+    return min(size - 1, int(np.floor(2 * size * max_jaccard / (1 + max_jaccard) + 1e-9)))
+
+
+def jaccard(a: Sequence[int], b: Sequence[int]) -> float:
+    sa, sb = set(int(x) for x in a), set(int(x) for x in b)
+    return len(sa & sb) / len(sa | sb)
+
+
+def greedy_subset(
+    kl: np.ndarray, size: int, start: int, similar: bool, *, taken: Sequence[Sequence[int]] = (), shared: int | None = None
+) -> list[int] | None:
     """Classes in the order picked: `start`, then repeatedly the unchosen class with the lowest
-    (similar) or highest (dissimilar) mean distance to the chosen ones; ties go to the lowest index."""
+    (similar) or highest (dissimilar) mean distance to the chosen ones; ties go to the lowest index.
+
+    With `taken` subsets and `shared`, a class is a candidate only while the subset would share at
+    most `shared` classes with each taken one (the overlap cap, enforced while growing); None when no
+    candidate is left before `size` classes are chosen.
+    """
     kl = np.asarray(kl, dtype=np.float64)
     c = kl.shape[0]
     if not 1 <= size <= c:
         raise ValueError(f"subset size {size} must be between 1 and the {c} classes")
     if not 0 <= start < c:
         raise ValueError(f"start class {start} is out of range for {c} classes")
+    members = np.zeros((len(taken), c), dtype=bool)  # members[j, i]: class i is in taken subset j
+    for j, t in enumerate(taken):
+        members[j, list(t)] = True
+    limit = size if shared is None else shared
+    common = members[:, start].astype(np.int64)  # classes shared so far with each taken subset
+    if (common > limit).any():
+        return None
     chosen = [int(start)]
     free = np.ones(c, dtype=bool)
     free[start] = False
     while len(chosen) < size:
-        cand = np.flatnonzero(free)  # ascending, so argmin/argmax's first hit is the lowest index
+        allowed = free & ~(members & (common[:, None] >= limit)).any(axis=0)
+        cand = np.flatnonzero(allowed)  # ascending, so argmin/argmax's first hit is the lowest index
+        if len(cand) == 0:
+            return None
         score = kl[np.ix_(cand, chosen)].mean(axis=1)
         pick = int(cand[np.argmin(score) if similar else np.argmax(score)])
         chosen.append(pick)
         free[pick] = False
+        common += members[:, pick]
     return chosen
 
 
-def subset_ids(counts: dict[str, int], size: int) -> list[str]:
-    """Ids known from the config alone: similar, then dissimilar, then random, each numbered from 00."""
+def sizes_of(size: int | Sequence[int]) -> list[int]:
+    """`subsets.size` as a list of sizes (one int, or a list of them for a dose-response sweep)."""
+    return [int(size)] if isinstance(size, (int, np.integer)) else [int(k) for k in size]
+
+
+def subset_ids(counts: dict[str, int], size: int | Sequence[int]) -> list[str]:
+    """Ids known from the config alone: per size, similar, then dissimilar, then random, each numbered from 00."""
     unknown = sorted(set(counts) - set(STRATEGIES))
     if unknown:
         raise LaqError(f"unknown subset strategy {unknown[0]!r} in subsets.count; use {', '.join(STRATEGIES)}.")
-    return [f"{s}-k{size}-{i:02d}" for s in STRATEGIES for i in range(int(counts.get(s, 0) or 0))]
+    return [f"{s}-k{k}-{i:02d}" for k in sizes_of(size) for s in STRATEGIES for i in range(int(counts.get(s, 0) or 0))]
 
 
 def parse_subset_id(subset_id: str) -> tuple[str, int, int]:
@@ -113,57 +147,88 @@ def manifest_from_classes(
     }
 
 
-def _greedy_pick(kl: np.ndarray, size: int, index: int, similar: bool, seed: int) -> tuple[list[int], int]:
-    """The `index`-th distinct greedy subset, trying start classes in a seeded order.
-
-    Different start classes can grow into the same set; such repeats are skipped so distinct ids get
-    distinct subsets. If there are fewer distinct subsets than ids, LaqError: a repeat would count twice
-    in the statistics.
-    """
-    c = kl.shape[0]
-    starts = rng(seed, "subsets", "similar" if similar else "dissimilar", size).permutation(c)
-    found: list[tuple[list[int], int]] = []
-    seen: set[frozenset[int]] = set()
-    for s in starts:
-        picked = greedy_subset(kl, size, int(s), similar)
-        key = frozenset(picked)
-        if key not in seen:
-            seen.add(key)
-            found.append((picked, int(s)))
-            if len(found) > index:
-                return found[index]
-    strategy = "similar" if similar else "dissimilar"
-    raise LaqError(
-        f"only {len(found)} distinct {strategy} subsets of {size} classes exist for this distance matrix, so "
-        f"{strategy}-k{size}-{index:02d} would repeat one; lower subsets.count.{strategy} to {len(found)} or change subsets.size."
+def _cap_error(subset_id: str, found: int, max_jaccard: float) -> LaqError:
+    strategy, size, _ = parse_subset_id(subset_id)
+    return LaqError(
+        f"{subset_id}: only {found} {strategy} subsets of {size} classes can be found that overlap the earlier subsets "
+        f"by Jaccard <= {max_jaccard:g} (and repeat none); lower subsets.count.{strategy} or raise subsets.max_jaccard."
     )
 
 
-def _random_pick(c: int, size: int, index: int, seed: int) -> list[int]:
-    """The `index`-th distinct uniform draw of `size` classes (seeded; repeats skipped).
+def generate_subsets(
+    kl: np.ndarray, size: int, counts: dict[str, int], *, seed: int, max_jaccard: float = 1.0, until: str | None = None
+) -> list[tuple[str, list[int], int | None]]:
+    """(id, classes in picking order, start class or None) of every generated subset of `size` classes,
+    in `subset_ids` order, stopping after `until` if given.
 
-    LaqError if no new subset turns up in `_MAX_DRAWS` draws (nearly every subset taken): a repeat
-    would count twice in the statistics.
+    Each subset is drawn under the overlap cap against all subsets before it in that order (every
+    strategy): at most `max_shared(size, max_jaccard)` classes in common with any of them, so no
+    two have a Jaccard index above `max_jaccard`, and none repeats another. Greedy subsets try start
+    classes in a seeded order (the cap applies while they grow; a start that cannot complete is
+    skipped); random subsets are redrawn (seeded) until one fits. Determined by (kl, size, counts,
+    seed, max_jaccard) alone, so every subset job computes the same list.
     """
-    gen = rng(seed, "subsets", "random", size)
-    seen: set[frozenset[int]] = set()
-    draw: list[int] = []
-    for i in range(index + 1):
-        for _attempt in range(_MAX_DRAWS):
-            draw = [int(j) for j in gen.choice(c, size=size, replace=False)]
-            if frozenset(draw) not in seen:
-                break
+    kl = np.asarray(kl, dtype=np.float64)
+    c = kl.shape[0]
+    shared = max_shared(size, max_jaccard)
+    grow_limit = shared if max_jaccard < 1 else None  # uncapped: only repeats are skipped, as a whole
+    done: list[tuple[str, list[int], int | None]] = []
+    taken: list[list[int]] = []
+
+    def fits(classes: Sequence[int]) -> bool:
+        s = set(classes)
+        return all(len(s.intersection(t)) <= shared for t in taken)
+
+    for strategy in STRATEGIES:
+        n = int(counts.get(strategy, 0) or 0)
+        if strategy == "random":
+            gen = rng(seed, "subsets", "random", size)
         else:
-            raise LaqError(
-                f"random-k{size}-{index:02d}: no new random subset of {size} of {c} classes in {_MAX_DRAWS} draws after {i}; "
-                "lower subsets.count.random or change subsets.size."
-            )
-        seen.add(frozenset(draw))
-    return draw
+            starts = iter(rng(seed, "subsets", strategy, size).permutation(c))
+        for index in range(n):
+            sid = f"{strategy}-k{size}-{index:02d}"
+            picked, start = None, None
+            if strategy == "random":
+                for _attempt in range(_MAX_DRAWS):
+                    draw = [int(j) for j in gen.choice(c, size=size, replace=False)]
+                    if fits(draw):
+                        picked = draw
+                        break
+            else:
+                for s in starts:
+                    got = greedy_subset(kl, size, int(s), strategy == "similar", taken=taken, shared=grow_limit)
+                    if got is not None and fits(got):
+                        picked, start = got, int(s)
+                        break
+            if picked is None:
+                raise _cap_error(sid, index, max_jaccard)
+            done.append((sid, picked, start))
+            taken.append(picked)
+            if sid == until:
+                return done
+    return done
 
 
-def make_subset(kl: np.ndarray, class_names: Sequence[str], subset_id: str, *, seed: int) -> dict[str, Any]:
-    """The manifest of `subset_id` (similar/dissimilar/random), determined by (kl, seed, id) alone."""
+def counts_before(counts: dict[str, int], subset_id: str) -> dict[str, int]:
+    """The subsets.count entries that fix `subset_id` and the subsets before it in `subset_ids` order
+    (the earlier strategies' counts and its own index + 1): what its job depends on."""
+    strategy, _, index = parse_subset_id(subset_id)
+    before = STRATEGIES[: STRATEGIES.index(strategy)]
+    return {**{s: int(counts.get(s, 0) or 0) for s in before}, strategy: index + 1}
+
+
+def make_subset(
+    kl: np.ndarray,
+    class_names: Sequence[str],
+    subset_id: str,
+    *,
+    seed: int,
+    counts: dict[str, int] | None = None,
+    max_jaccard: float = 1.0,
+) -> dict[str, Any]:
+    """The manifest of `subset_id` (similar/dissimilar/random), determined by (kl, seed, counts,
+    max_jaccard, id) alone; `counts` (subsets.count) fixes the subsets before it that it must not
+    overlap (without it, only the subsets of its own strategy before it)."""
     strategy, size, index = parse_subset_id(subset_id)
     kl = np.asarray(kl, dtype=np.float64)
     c = kl.shape[0]
@@ -171,14 +236,43 @@ def make_subset(kl: np.ndarray, class_names: Sequence[str], subset_id: str, *, s
         raise LaqError(f"subset {subset_id} comes from subsets.file; build it with read_subsets_file and manifest_from_classes.")
     if not 2 <= size <= c:
         raise LaqError(f"subset {subset_id} asks for {size} classes but there are {c}; use a size of 2..{c}.")
-    if strategy == "random":
-        return manifest_from_classes(kl, class_names, subset_id, _random_pick(c, size, index, seed), seed=seed)
-    picked, start = _greedy_pick(kl, size, index, strategy == "similar", seed)
+    counts = counts_before(counts or {}, subset_id)
+    sid, picked, start = generate_subsets(kl, size, counts, seed=seed, max_jaccard=max_jaccard, until=subset_id)[-1]
     return manifest_from_classes(kl, class_names, subset_id, picked, seed=seed, start=start)
 
 
 _MAX_SUBSETS_FILE = 16 << 20
 _SEPARATOR_NAMES = {";": "semicolons", "|": "bars"}
+
+
+def overlap_report(manifests: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The realized overlap of a run's subsets: every pair's Jaccard index and shared classes, and per
+    subset size the mean and max Jaccard, the pairs that share any class, overall and per strategy pair."""
+    pairs, by_size = [], {}
+    ms = list(manifests)
+    for i, a in enumerate(ms):
+        for b in ms[i + 1 :]:
+            if len(a["classes"]) != len(b["classes"]):
+                continue
+            shared = sorted(set(a["classes"]) & set(b["classes"]))
+            pairs.append({"a": a["id"], "b": b["id"], "strategies": "/".join(sorted((a["strategy"], b["strategy"]))),
+                          "size": len(a["classes"]), "shared": len(shared), "jaccard": jaccard(a["classes"], b["classes"])})
+    for k in sorted({p["size"] for p in pairs}):
+        ps = [p for p in pairs if p["size"] == k]
+        groups = {}
+        for g in sorted({p["strategies"] for p in ps}):
+            js = [p["jaccard"] for p in ps if p["strategies"] == g]
+            groups[g] = {"pairs": len(js), "mean_jaccard": float(np.mean(js)), "max_jaccard": float(np.max(js))}
+        js = [p["jaccard"] for p in ps]
+        by_size[str(k)] = {
+            "subsets": sum(1 for m in ms if len(m["classes"]) == k),
+            "pairs": len(ps),
+            "pairs_sharing_classes": sum(p["shared"] > 0 for p in ps),
+            "mean_jaccard": float(np.mean(js)),
+            "max_jaccard": float(np.max(js)),
+            "by_strategies": groups,
+        }
+    return {"by_size": by_size, "pairs": pairs}
 
 
 def read_subsets_file(

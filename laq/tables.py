@@ -1,8 +1,9 @@
 """Accuracy tables and the arrays they derive from: numpy/pandas only, so table jobs never import torch.
 
 A table (`tables/<model>_<spec>.csv`) is in long format: one row per (subset, calibration draw), with
-`<variant>_<metric>` in percent for every variant of `laq.design.VARIANTS`; `original` and `finetuned`
-are not quantized and repeat across the draws of a subset.
+`<variant>_<metric>` in percent for every variant the run made (`laq.design.variants_for` its
+conditions; `laq.design.variants_in(columns)` reads them back); `original` and `finetuned` are not
+quantized and repeat across the draws of a subset.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = ["METRICS", "VARIANTS", "load_arrays", "load_logits", "save_arrays", "
 # Columns that describe the spec (typed: the figures read them, never the config)
 SPEC_COLUMNS = (
     "method", "bits_schedule", "bits_min", "bits_max", "bits_mean", "alphabet", "granularity", "bits_per_weight",
-    "size_bytes", "compression",
+    "size_bytes", "compression", "calibration_images",
 )
 
 
@@ -125,21 +126,23 @@ def table_rows(
     }
     original = {**subset_metrics(*base_logits, classes), "sha256": base_sha256}
     ft = finetuned["finetuned"][0]
-    draws = {len(quantized[v]) for v in QUANTIZED_VARIANTS}
+    made = [v for v in QUANTIZED_VARIANTS if v in quantized]  # the run's conditions (laq.design.variants_for)
+    variants = [v for v in VARIANTS if v in made or v in ("original", "finetuned")]
+    draws = {len(quantized[v]) for v in made}
     if len(draws) != 1:
         raise LaqError(f"subset {manifest['id']} has different numbers of draws per variant {sorted(draws)}; re-run evaluate.")
     _refuse_all_zero(manifest["id"], quantized)
     rows = []
     for d in range(draws.pop()):
-        found = {"original": original, "finetuned": ft, **{v: quantized[v][d] for v in QUANTIZED_VARIANTS}}
+        found = {"original": original, "finetuned": ft, **{v: quantized[v][d] for v in made}}
         row = {**head, "draw": d}
-        for v in VARIANTS:
+        for v in variants:
             for m in METRICS:
                 row[f"{v}_{m}"] = round(float(found[v][m]), 4)
         row["sparsity"] = quantized["quant_aware"][d]["sparsity"]
         row.update({k: quantized["quantization"][k] for k in SPEC_COLUMNS})
         # sha256 (first 12 hex digits) of every checkpoint the row came from
-        row["checkpoints_sha256"] = " ".join(f"{v}:{found[v]['sha256'][:12]}" for v in VARIANTS)
+        row["checkpoints_sha256"] = " ".join(f"{v}:{found[v]['sha256'][:12]}" for v in variants)
         rows.append(row)
     return rows
 

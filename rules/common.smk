@@ -6,12 +6,12 @@ from snakemake.utils import update_config
 
 from laq import owner
 from laq.config import typed_overrides, validate_config
-from laq.design import quantized_runs
+from laq.design import check_conditions, quantized_runs
 from laq.download import jobs_offline
 from laq.io import LaqError
 import laq.params as needs  # each rule's params: what it reads, without options the setting ignores
 from laq.paths import Paths, layer_table, sidecar, svg
-from laq.subsets import read_subsets_file, subset_ids
+from laq.subsets import counts_before, read_subsets_file, sizes_of, subset_ids
 
 # `--config "finetune={epochs: 2}"` arrives with '2' as a string: type nested values as a config file would
 update_config(config, typed_overrides(dict(workflow.config_settings.config)))
@@ -35,8 +35,8 @@ SUBSET_IDS = subset_ids(config["subsets"].get("count", {}), config["subsets"]["s
 if config["subsets"].get("file"):
     try:
         SUBSET_IDS += [
-            f"file-k{config['subsets']['size']}-{i:02d}"
-            for i in range(len(read_subsets_file(config["subsets"]["file"], None, size=config["subsets"]["size"])))
+            f"file-k{sizes_of(config['subsets']['size'])[0]}-{i:02d}"
+            for i in range(len(read_subsets_file(config["subsets"]["file"], None, size=sizes_of(config["subsets"]["size"])[0])))
         ]
     except LaqError as e:
         sys.exit(f"config error: {e}")
@@ -47,7 +47,8 @@ GPU = 1 if config["device"] in ("cuda", "auto") else 0
 
 
 DRAWS = config["quantization"]["draws"]
-QUANT_RUNS = quantized_runs(DRAWS)  # (variant, draw) made by each quantize job, in output order
+CONDITIONS = list(check_conditions(config["quantization"].get("conditions")))  # validated with the config
+QUANT_RUNS = quantized_runs(DRAWS, CONDITIONS)  # (variant, draw) made by each quantize job, in output order
 
 
 def quantized_models(spec):

@@ -21,6 +21,7 @@ rule evaluate:
     params:
         batch_size=config["evaluation"]["batch_size"],
         draws=DRAWS,
+        conditions=CONDITIONS,
         device=config["device"],
     script:
         "../scripts/evaluate.py"

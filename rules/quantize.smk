@@ -31,6 +31,7 @@ rule quantize:
         calibration_images=lambda wc: needs.calibration(config, SPECS[wc.spec])["calibration_images"],
         calibration_mode=lambda wc: needs.calibration(config, SPECS[wc.spec])["calibration_mode"],
         draws=DRAWS,
+        conditions=CONDITIONS,
         batch_size=config["quantization"]["batch_size"],
         seed=config["seed"],
         device=config["device"],

@@ -22,7 +22,7 @@ rule embed:
 
 
 rule distance:
-    """Class-distance matrix (symmetric KL, CxC .npy) and the 2-D points it was fitted on."""
+    """Class-distance matrix (CxC .npy; similarity.distance between class Gaussians) and the 2-D points it was fitted on."""
     input:
         unpack(distance_inputs),
     output:
@@ -71,5 +71,7 @@ rule plot_similarity:
     params:
         rc=config["plots"].get("rc", {}),
         method=needs.similarity(config).get("method"),
+        # a user's matrix_file is labelled as the seed's (symmetric KL)
+        distance="kl" if config["similarity"].get("matrix_file") else config["similarity"].get("distance", "kl"),
     script:
         "../scripts/plot_similarity.py"

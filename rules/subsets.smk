@@ -13,10 +13,32 @@ rule subset:
     params:
         seed=config["seed"],
         size=config["subsets"]["size"],
+        # the overlap cap holds against the subsets before this one: their counts are what it depends on
+        counts=lambda wc: {} if wc.subset.startswith("file-") else counts_before(config["subsets"]["count"], wc.subset),
+        max_jaccard=config["subsets"].get("max_jaccard", 1.0),
     script:
         "../scripts/make_subset.py"
 
 
+rule subset_overlap:
+    """The realized overlap of the run's subsets: every pair's Jaccard index and shared classes, with summaries."""
+    input:
+        expand(P.subset, subset=SUBSET_IDS),
+    output:
+        P.subset_overlap,
+    log:
+        P.log("subset_overlap"),
+    conda:
+        "../envs/laq.yaml"
+    resources:
+        **LIGHT,
+    params:
+        max_jaccard=config["subsets"].get("max_jaccard", 1.0),
+    script:
+        "../scripts/subset_overlap.py"
+
+
 localrules:
     subset,
+    subset_overlap,
     plot_similarity,

@@ -14,6 +14,7 @@ with job(snakemake) as log:
         kl, points, labels = distance_matrix(
             e["features"], e["labels"], p["method"], seed=snakemake.params.seed, umap=p.get("umap", {}),
             pca_dim=p.get("pca_dim", 10), knn_k=p.get("knn_k", 5), max_per_class=p.get("max_per_class"), num_classes=len(names),
+            distance=p.get("distance", "kl"),
         )
         points = np.zeros((0, 2)) if points is None else points
     iu = np.triu_indices(len(kl), 1)

@@ -8,7 +8,7 @@ from laq.workflow import job, resolve_device, trusted_hub
 with job(snakemake) as log:
     inp, p, out = snakemake.input, snakemake.params, snakemake.output
     manifests = [read_json(s) for s in inp.subsets]
-    checkpoints = nest_runs(inp.models, [m["id"] for m in manifests], p.draws)
+    checkpoints = nest_runs(inp.models, [m["id"] for m in manifests], p.draws, p.conditions)
     results, correct = evaluate_checkpoints(checkpoints, manifests, load_split(inp.test), quantized=True,
                                             batch_size=p.batch_size, device=resolve_device(p.device), trusted_hub=trusted_hub(snakemake))
     save_arrays(out.correct, correct)

@@ -7,9 +7,9 @@ from laq.workflow import job, resolve_device, trusted_hub
 
 with job(snakemake) as log:
     inp, p = snakemake.input, snakemake.params
-    manifest, runs = read_json(inp.subset), quantized_runs(p.draws)
+    manifest, runs = read_json(inp.subset), quantized_runs(p.draws, p.conditions)
     cfg = {"spec": p.spec, "seed": p.seed, "calibration_images": p.calibration_images, "draws": p.draws,
-           "calibration_mode": p.calibration_mode}
+           "calibration_mode": p.calibration_mode, "conditions": p.conditions}
     common = provenance(cfg, {"train": inp.train, "subset": inp.subset})
     prov = {m: {**common, "inputs": {**common["inputs"], "model": sha256_file(inp[m])}} for m in ("base", "finetuned")}
     log.info("%s, spec %s: %d quantized models, %d calibration images each", manifest["id"], p.spec["name"], len(runs), p.calibration_images)

@@ -148,7 +148,7 @@ def test_calibration_asks_for_no_more_images_than_exist():
     from laq.design import draw_calibration
 
     labels = np.repeat(np.arange(6), 10)
-    kw = dict(seed=0, subset_id="random-k2-00", spec="g4", draw=0)
+    kw = dict(seed=0, subset_id="random-k2-00", draw=0)
     assert len(draw_calibration(labels, "aware", [0, 1], 6, 20, **kw).indices) == 20
     with pytest.raises(LaqError) as e:
         draw_calibration(labels, "aware", [0, 1], 6, 21, **kw)

@@ -43,6 +43,12 @@ def test_default_and_presets_are_valid():
         ("finetune.epochs", -1, "finetune.epochs"),
         ("dataset.name", "mnist", "glyphs100"),
         ("bogus", 1, "unknown key bogus"),
+        ("quantization.conditions", ["agnostic"], "must include aware"),
+        ("quantization.conditions", ["aware", "dense"], "quantization.conditions"),
+        ("similarity.distance", "hellinger", "similarity.distance"),
+        ("subsets.max_jaccard", 0, "subsets.max_jaccard"),
+        ("subsets.size", [2, 101], "subsets.size = 101"),
+        ("quantization.specs.0.calibration_images", 10**5, "quantization.specs[0].calibration_images"),
     ],
 )
 def test_bad_values_are_named(path, value, expect):
@@ -57,3 +63,17 @@ def test_duplicate_spec_names_rejected():
     cfg["quantization"]["specs"].append(dict(cfg["quantization"]["specs"][0]))
     with pytest.raises(LaqError, match=f"duplicate names {cfg['quantization']['specs'][0]['name']}"):
         validate_config(cfg)
+
+
+def test_mixtures_need_fixed_calibration_and_knn_needs_kl():
+    cfg = with_change("quantization.conditions", ["aware", "mix25"])
+    validate_config(copy.deepcopy(cfg))
+    cfg["quantization"]["calibration_mode"] = "per_layer"
+    with pytest.raises(LaqError, match="mix25 fix the share"):
+        validate_config(cfg)
+    cfg = with_change("similarity.method", "knn")
+    cfg["similarity"]["distance"] = "bhattacharyya"
+    with pytest.raises(LaqError, match="similarity.distance"):
+        validate_config(cfg)
+    cfg["similarity"]["distance"] = "kl"
+    validate_config(cfg)

@@ -93,7 +93,8 @@ def test_table_rows_join_every_variant_and_draw():
     finetuned = {"finetuned": _fake_entry(rng, 1, "f")}
     quantized = {v: _fake_entry(rng, 3, str(i)) for i, v in enumerate(QUANTIZED_VARIANTS)}
     quantized["quantization"] = {"method": "gpfq", "bits_schedule": "uniform", "bits_min": 4, "bits_max": 4, "bits_mean": 4.0,
-                                 "alphabet": "gpfq", "granularity": "tensor", "bits_per_weight": 4.9, "size_bytes": 123, "compression": 6.0}
+                                 "alphabet": "gpfq", "granularity": "tensor", "bits_per_weight": 4.9, "size_bytes": 123, "compression": 6.0,
+                                 "calibration_images": 32}
     rows = table_rows(manifest, (base, labels), finetuned, quantized, "e" * 64)
     assert [r["draw"] for r in rows] == [0, 1, 2]
     for d, row in enumerate(rows):

@@ -30,7 +30,9 @@ def synthetic_table(n_per: int = 4, *, seed: int = 0, method: str = "gpfq", bits
             d = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
             ld = np.log(d)
             level = {"original": 78 + 3 * ld, "quant_aware": 72 + 5 * ld, "quant_agnostic": 70 + 5.3 * ld,
-                     "quant_mismatched": 69 + 5.3 * ld, "finetuned": 90 + 2 * ld, "finetuned_quant": 84 + 3.5 * ld}
+                     "quant_mismatched": 69 + 5.3 * ld, "finetuned": 90 + 2 * ld, "finetuned_quant": 84 + 3.5 * ld,
+                     "quant_density": 71 + 5.1 * ld, "quant_mix0": 69 + 5.2 * ld, "quant_mix25": 70 + 5.2 * ld,
+                     "quant_mix50": 71 + 5.1 * ld}
             head = {
                 "subset": f"{strategy}-k10-{i:02d}", "strategy": strategy, "size": 10,
                 "classes": " ".join(map(str, sorted(rng.choice(100, 10, replace=False)))),
@@ -252,7 +254,12 @@ def test_scripts_follow_rules_plots_smk(tmp_path):
     for stem in ("resnet8_gpfq4_sub_median", "resnet8_rtn-asc_quant_drop", "resnet8_rtn-asc_aware_gain", "resnet8_bits_vs_accuracy"):
         check_figure(fig / f"{stem}.png")
     stats = pd.read_csv(root / "tables" / "resnet8_gpfq4_sub_statistics.csv")
-    assert len(stats) == len(VARIANTS) + 3 + 4 and set(stats["mode"]) == {"sub"}  # + 4 costs (laq.stats.COSTS)
+    from laq.design import variants_in
+    from laq.stats import COSTS, DIFFERENCES
+
+    have = variants_in(pd.read_csv(tables[0]).columns)
+    expected = len(have) + sum(a in have and b in have for _, a, b in DIFFERENCES) + sum(r in have and q in have for r, q in COSTS)
+    assert len(stats) == expected and set(stats["mode"]) == {"sub"}
     assert "wrote" in (logs / "acc.log").read_text() and "wrote" in (logs / "bits.log").read_text()
 
 

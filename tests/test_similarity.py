@@ -256,3 +256,99 @@ def test_plots_write_png_and_svg(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         f"{s}.{e}" for s in ("heat", "pairs", "emb", "hist") for e in ("png", "svg")
     )
+
+
+# ------------------------------------------------------------------ bounded distances (similarity.distance)
+
+
+@pytest.mark.parametrize("m1, s1, m2, s2", [(0.0, 1.0, 1.0, 1.0), (0.3, 0.5, -1.2, 2.0), (2.0, 0.01, 2.5, 3.0)])
+def test_bhattacharyya_matches_numerical_overlap_integral(m1, s1, m2, s2):
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    from laq.similarity import gaussian_bhattacharyya
+
+    lo, hi = min(m1 - 12 * s1, m2 - 12 * s2), max(m1 + 12 * s1, m2 + 12 * s2)
+    pts = sorted({m1, m2, m1 - s1, m1 + s1, m2 - s2, m2 + s2})
+    bc, _ = quad(lambda x: math.sqrt(norm.pdf(x, m1, s1) * norm.pdf(x, m2, s2)), lo, hi, points=pts, limit=500)
+    assert gaussian_bhattacharyya([m1], [[s1**2]], [m2], [[s2**2]]) == pytest.approx(-math.log(bc), rel=1e-6, abs=1e-9)
+
+
+def test_bhattacharyya_2d_matches_numerical_integral_and_is_symmetric():
+    from scipy.integrate import dblquad
+    from scipy.stats import multivariate_normal as mvn
+
+    from laq.similarity import gaussian_bhattacharyya
+
+    mp, cp = np.array([0.0, 0.5]), np.array([[1.0, 0.3], [0.3, 0.5]])
+    mq, cq = np.array([1.0, -0.2]), np.array([[0.4, -0.1], [-0.1, 0.8]])
+    p, q = mvn(mp, cp), mvn(mq, cq)
+    bc, _ = dblquad(lambda y, x: math.sqrt(p.pdf([x, y]) * q.pdf([x, y])), -8, 9, -8, 8, epsabs=1e-10)
+    got = gaussian_bhattacharyya(mp, cp, mq, cq)
+    assert got == pytest.approx(-math.log(bc), rel=1e-5)
+    assert got == pytest.approx(gaussian_bhattacharyya(mq, cq, mp, cp), rel=1e-12)
+
+
+def test_wasserstein2_matches_closed_forms():
+    from scipy.linalg import sqrtm
+
+    from laq.similarity import gaussian_wasserstein2
+
+    # 1-D: (m1 - m2)^2 + (s1 - s2)^2; commuting (diagonal) covariances: sum of (sqrt a - sqrt b)^2
+    assert gaussian_wasserstein2([0.5], [[4.0]], [-1.0], [[0.25]]) == pytest.approx(1.5**2 + 1.5**2)
+    a, b = np.array([1.0, 4.0, 0.09]), np.array([9.0, 1.0, 0.16])
+    assert gaussian_wasserstein2(np.zeros(3), np.diag(a), np.ones(3), np.diag(b)) == pytest.approx(
+        3 + float(np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)))
+    # general covariances: the textbook formula with scipy's matrix square root
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x, y = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+        cp, cq = x @ x.T + 0.1 * np.eye(3), y @ y.T + 0.1 * np.eye(3)
+        mp, mq = rng.normal(size=3), rng.normal(size=3)
+        rp = np.real(sqrtm(cp))
+        ref = np.sum((mp - mq) ** 2) + np.trace(cp + cq - 2 * np.real(sqrtm(rp @ cq @ rp)))
+        assert gaussian_wasserstein2(mp, cp, mq, cq) == pytest.approx(ref, rel=1e-8)
+        assert gaussian_wasserstein2(mq, cq, mp, cp) == pytest.approx(ref, rel=1e-8)
+
+
+@pytest.mark.parametrize("distance", ["bhattacharyya", "wasserstein"])
+def test_class_distance_matrix_equals_double_loop(distance):
+    from laq.similarity import class_distance_matrix, class_gaussians, gaussian_bhattacharyya, gaussian_wasserstein2
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(7), 15)
+    pts = rng.normal(size=(len(labels), 3)) * (1 + labels[:, None] % 3) + labels[:, None]
+    m = class_distance_matrix(pts, labels, distance)
+    means, covs = class_gaussians(pts, labels)
+    pair = gaussian_bhattacharyya if distance == "bhattacharyya" else gaussian_wasserstein2
+    ref = np.array([[0.0 if i == j else pair(means[i], covs[i], means[j], covs[j]) for j in range(7)] for i in range(7)])
+    np.testing.assert_allclose(m, ref, rtol=1e-9, atol=1e-12)
+    assert np.array_equal(m, m.T) and (np.diag(m) == 0).all() and (m > 0)[~np.eye(7, dtype=bool)].all()
+
+
+def test_a_nearly_singular_class_blows_up_kl_but_not_the_bounded_distances():
+    """The degenerate case of the default study: one class's points (nearly) on a line. KL divides by
+    its variance across the line; Bhattacharyya and Wasserstein use the average or the square root."""
+    from laq.similarity import class_distance_matrix
+
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(3), 50)
+    pts = rng.normal(size=(150, 2))
+    pts[labels == 1] += [4.0, 0.0]
+    pts[labels == 2] = np.column_stack([rng.normal(size=50) - 4, 1e-7 * rng.normal(size=50)])  # a flat class
+    kl = class_distance_matrix(pts, labels, "kl")
+    bh = class_distance_matrix(pts, labels, "bhattacharyya")
+    w2 = class_distance_matrix(pts, labels, "wasserstein")
+    assert kl[0, 2] > 1e6  # the seed's distance explodes
+    assert bh[0, 2] < 10 and w2[0, 2] < 20  # the others stay on the scale of the well-behaved pair
+    assert bh[0, 1] < bh[0, 2] * 10 and w2[0, 1] > 5  # and still see that classes 0 and 1 are 4 apart
+
+
+def test_knn_refuses_a_gaussian_distance():
+    from laq.similarity import distance_matrix
+
+    x, labels = np.random.default_rng(0).normal(size=(60, 3)), np.repeat(np.arange(3), 20)
+    with pytest.raises(LaqError, match="does not apply to method knn"):
+        distance_matrix(x, labels, "knn", distance="bhattacharyya")
+    m, _, _ = distance_matrix(x, labels, "pca_gaussian", pca_dim=2, distance="wasserstein")
+    assert m.shape == (3, 3)

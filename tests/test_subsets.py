@@ -3,7 +3,11 @@ import pytest
 
 from laq.io import LaqError, dumps_json
 from laq.subsets import (
+    generate_subsets,
     greedy_subset,
+    jaccard,
+    max_shared,
+    overlap_report,
     make_subset,
     manifest_from_classes,
     read_subsets_file,
@@ -47,6 +51,7 @@ def blocks(c: int = 30, groups: int = 5, seed: int = 0) -> np.ndarray:
 
 
 NAMES30 = [f"c{i}" for i in range(30)]
+NAMES40 = [f"c{i}" for i in range(40)]
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -187,3 +192,57 @@ def test_read_subsets_file_size_missing_and_empty(tmp_path):
     f.write_text("# nothing here\n\n")
     with pytest.raises(LaqError, match="lists no subsets"):
         read_subsets_file(f, ["a", "b"])
+
+
+# ------------------------------------------------------------------------------- the overlap cap
+
+
+def test_max_shared_is_the_jaccard_bound():
+    for k in range(2, 40):
+        for cap in (0.1, 0.25, 0.3, 0.5, 0.8, 1.0):
+            s = max_shared(k, cap)
+            assert s <= k - 1
+            assert s / (2 * k - s) <= cap + 1e-12  # s shared classes keep the Jaccard index under the cap
+            if s < k - 1:
+                assert (s + 1) / (2 * k - s - 1) > cap  # one more would break it
+
+
+@pytest.mark.parametrize("cap", [0.2, 0.3, 0.5])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_overlap_cap_holds_between_every_pair_of_generated_subsets(cap, seed):
+    kl = blocks(40, 4, seed)  # clustered: uncapped dissimilar subsets pile onto the same far classes
+    counts = {"similar": 4, "dissimilar": 4, "random": 4}
+    got = generate_subsets(kl, 6, counts, seed=seed, max_jaccard=cap)
+    assert [sid for sid, _, _ in got] == subset_ids(counts, 6)
+    sets = [c for _, c, _ in got]
+    assert all(len(set(c)) == 6 for c in sets)
+    worst = max(jaccard(a, b) for i, a in enumerate(sets) for b in sets[i + 1 :])
+    assert worst <= cap
+    # every job computes the same list: make_subset of each id returns its entry
+    for sid, classes, _ in got:
+        assert make_subset(kl, [f"c{i}" for i in range(40)], sid, seed=seed, counts=counts, max_jaccard=cap)["classes"] == sorted(classes)
+    report = overlap_report([{"id": sid, "strategy": sid.split("-")[0], "classes": sorted(c)} for sid, c, _ in got])
+    assert report["by_size"]["6"]["max_jaccard"] == pytest.approx(worst) and report["by_size"]["6"]["pairs"] == 66
+
+
+def test_uncapped_dissimilar_subsets_overlap_and_the_cap_spreads_them():
+    kl = blocks(40, 4, 0)
+    counts = {"dissimilar": 4}
+    free = [set(c) for _, c, _ in generate_subsets(kl, 6, counts, seed=0)]
+    capped = [set(c) for _, c, _ in generate_subsets(kl, 6, counts, seed=0, max_jaccard=0.2)]
+    pairs = lambda sets: [jaccard(a, b) for i, a in enumerate(sets) for b in sets[i + 1 :]]  # noqa: E731
+    assert max(pairs(free)) > 0.2 >= max(pairs(capped))
+    # still dissimilar: each capped subset spans several of the 4 blocks
+    assert all(len({c % 4 for c in s}) >= 3 for s in capped)
+    # without counts, a subset depends on its own strategy's earlier subsets only: the same as uncapped
+    assert [set(make_subset(kl, NAMES40, f"dissimilar-k6-{i:02d}", seed=0)["classes"]) for i in range(4)] == free
+
+
+def test_an_infeasible_cap_is_a_one_line_error():
+    kl = random_sym(12, 0)
+    with pytest.raises(LaqError, match="raise subsets.max_jaccard"):
+        generate_subsets(kl, 6, {"random": 5}, seed=0, max_jaccard=0.1)  # 6 of 12 classes: disjoint pairs only
+
+
+def test_subset_ids_over_a_list_of_sizes():
+    assert subset_ids({"similar": 1, "random": 1}, [2, 5]) == ["similar-k2-00", "random-k2-00", "similar-k5-00", "random-k5-00"]

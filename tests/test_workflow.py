@@ -17,7 +17,8 @@ import yaml
 from safetensors.numpy import load_file
 
 from conftest import REPO, SUMMARY, run_snakemake
-from laq.tables import METRICS, VARIANTS
+from laq.design import variants_for, variants_in
+from laq.tables import METRICS
 
 SMOKE = str(REPO / "presets" / "smoke.yaml")
 ROOT = Path("results/glyphs100")
@@ -45,6 +46,8 @@ def test_smoke_table_has_every_column_with_sane_values(smoke_run):
     assert set(df["subset"]) == SUBSETS and len(df) == len(SUBSETS) * DRAWS
     assert sorted(df.groupby("subset")["draw"].apply(tuple).unique()) == [tuple(range(DRAWS))]
     assert set(df["strategy"]) == {"similar", "dissimilar", "random"}
+    VARIANTS = variants_in(df.columns)
+    assert VARIANTS == variants_for(None)  # the default conditions: the table's columns come from the design
     for v in VARIANTS:
         for m in METRICS:
             assert df[f"{v}_{m}"].between(0, 100).all(), f"{v}_{m}"
@@ -73,10 +76,13 @@ def test_smoke_writes_every_figure_statistics_and_findings(smoke_run):
     stats = pd.read_csv(smoke_run / ROOT / "tables" / "tiny_gpfq4_all_statistics.csv")
     assert len(stats) > 0
     gains = pd.read_csv(smoke_run / ROOT / "tables" / "tiny_gpfq4_gains.csv")
-    assert set(gains["comparison"]) >= {"aware_vs_agnostic", "aware_vs_mismatched"} and set(gains["mode"]) == {"all", "sub"}
+    assert set(gains["comparison"]) >= {"aware_vs_agnostic", "aware_vs_mismatched", "aware_vs_density"}
+    assert set(gains["mode"]) == {"all", "sub"}
     assert (gains["n_subsets"] == len(SUBSETS)).all() and (gains["n_draws"] == DRAWS).all()
     mcnemar = pd.read_csv(smoke_run / ROOT / "tables" / "tiny_gpfq4_mcnemar.csv")
-    assert len(mcnemar) == 2 * 2 * len(SUBSETS) * DRAWS and mcnemar["p"].between(0, 1).all()
+    assert len(mcnemar) == 3 * 2 * len(SUBSETS) * DRAWS and mcnemar["p"].between(0, 1).all()  # 3 gains x 2 modes
+    overlap = json.loads((smoke_run / ROOT / "subsets" / "overlap.json").read_text())
+    assert overlap["by_size"]["3"]["pairs"] == 3 and overlap["by_size"]["3"]["max_jaccard"] <= overlap["max_jaccard"]
     # the findings carry the gains file's numbers
     text = (smoke_run / ROOT / "findings.md").read_text()
     row = gains[(gains["comparison"] == "aware_vs_agnostic") & (gains["mode"] == "all")].iloc[0]
@@ -96,19 +102,21 @@ def test_quantized_sidecars_record_calibration_that_matches_the_condition(smoke_
             q = json.loads(meta.read_text())["quantization"]
             cal, variant = q["calibration"], q["variant"]
             got = {int(c) for c in train_labels[cal["indices"]]}
-            assert cal["n_images"] == len(cal["indices"]) == 16 and got == set(cal["image_classes"])
+            n = round(16 * 10 / 3) if variant == "quant_density" else 16  # density: as many per class as aware
+            assert cal["n_images"] == len(cal["indices"]) == n and got == set(cal["image_classes"])
+            assert cal["subset_images"] == int(np.isin(train_labels[cal["indices"]], list(subset)).sum())
             if variant in ("quant_aware", "finetuned_quant"):
-                assert got <= subset and set(cal["pool_classes"]) == subset
+                assert got <= subset and set(cal["pool_classes"]) == subset and cal["subset_images"] == n
             elif variant == "quant_mismatched":
                 assert not got & subset and len(cal["pool_classes"]) == len(subset)
             else:
-                assert variant == "quant_agnostic" and set(cal["pool_classes"]) == all_classes
+                assert variant in ("quant_agnostic", "quant_density") and set(cal["pool_classes"]) == all_classes
             images[variant, cal["draw"]] = cal["indices"]
             seen += 1
         for d in range(DRAWS):  # fine-tuned + quantized uses the label-aware draw's images
             assert images["finetuned_quant", d] == images["quant_aware", d]
         assert images["quant_aware", 0] != images["quant_aware", 1]
-    assert seen == len(SUBSETS) * 4 * DRAWS
+    assert seen == len(SUBSETS) * 5 * DRAWS  # quantization.conditions of config.yaml, plus fine-tuned + quantized
 
 
 def test_manifests_and_results_record_provenance(smoke_run):

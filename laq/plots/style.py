@@ -39,6 +39,10 @@ _LOOK: dict[str, tuple[str, str]] = {
     "quant_aware": (_BLUE, "s"),
     "quant_agnostic": (_ORANGE, "^"),
     "quant_mismatched": (_SKY, "P"),
+    "quant_density": (_VERMILLION, "X"),
+    "quant_mix0": (_YELLOW, "<"),
+    "quant_mix25": ("#8C564B", ">"),
+    "quant_mix50": ("#17BECF", "h"),
     "finetuned": (_GREEN, "D"),
     "finetuned_quant": (_PURPLE, "v"),
 }
