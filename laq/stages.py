@@ -348,5 +348,7 @@ def load_quantized_checkpoint(
     meta = read_meta(path, trusted_hub=trusted_hub)
     skeleton = build_arch(meta["arch"], meta["num_classes"], trusted_hub=trusted_hub, where=f"sidecar of {path}: arch")
     model = load_quantized(path, skeleton, sidecar=meta, expect=expect).eval()
-    check_loaded(path, model, meta.get("quantization", {}).get("spec", {}))
+    q = meta.get("quantization")
+    spec = q.get("spec") if isinstance(q, dict) else None
+    check_loaded(path, model, spec if isinstance(spec, dict) else {})  # a malformed record is refused by the evaluation
     return model, meta

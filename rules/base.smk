@@ -18,7 +18,8 @@ rule train_base:
         model=needs.model(config),
         seed=config["seed"],
         device=config["device"],
-        threads=config["threads"],  # pinned, not --cores: the trained weights depend on it
+        # pinned, not --cores: the trained weights depend on it (nothing to pin without training)
+        threads=config["threads"] if needs.model(config)["train"]["epochs"] else None,
     script:
         "../scripts/train_base.py"
 

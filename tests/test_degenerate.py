@@ -148,7 +148,7 @@ def test_a_diverging_run_stops_naming_the_learning_rate(key):
     assert msg.startswith("training diverged (") and f"lower {key}.lr (now 1000.0)" in msg, msg
 
 
-def test_the_growth_check_and_the_eval_logits_check_each_fire(monkeypatch):
+def test_the_growth_check_and_the_eval_logits_check_each_fire():
     """Each check alone: a finite loss far above where it started, and finite training with broken eval logits."""
     from laq import train
 
@@ -181,7 +181,7 @@ def test_a_healthy_run_is_unchanged_by_the_checks(monkeypatch):
     assert torch.equal(checked, weights())
 
 
-def test_quantizing_a_broken_finetuned_model_names_its_file_and_finetune_lr(tmp_path):
+def test_quantizing_a_broken_finetuned_model_names_its_file_and_finetune_lr():
     from laq.quant.degenerate import check_float_model
 
     model, calib = _model()
