@@ -377,16 +377,32 @@ def pooled_section(pooled: Mapping[str, pd.DataFrame]) -> Section | None:
             parts = []
             for mode in ("all", "sub"):
                 hit = df[(df["comparison"] == name) & (df["mode"] == mode)]
-                if hit.empty:
+                pool, per = hit[hit["level"] == "pooled"], hit[hit["level"] == "seed"]
+                if pool.empty:
                     continue
-                r = hit.iloc[0]
+                r = pool.iloc[0]
                 state = "detected" if detected(r["ci_low"], r["ci_high"]) else "not detected"
-                parts.append(f"{_pp(r['mean_pp'])} {_ci(r['ci_low'], r['ci_high'])} {MODE_TEXT[mode]} ({state}; per seed {r['per_seed']})")
+                seeds = ", ".join(f"seed {int(p.seed)}: {_pp(p.mean_pp)}" for p in per.itertuples())
+                parts.append(f"{_pp(r['mean_pp'])} {_ci(r['ci_low'], r['ci_high'])} {MODE_TEXT[mode]} ({state}; {seeds})")
             if parts:
-                r = df[df["comparison"] == name].iloc[0]
+                r = df[(df["comparison"] == name) & (df["level"] == "pooled")].iloc[0]
                 sec.bullets.append(f"{spec}, {int(r['n_seeds'])} seeds, {int(r['n_subsets'])} subsets (seeds, then subsets, then draws "
                                    f"resampled): calibrating on the subset's own classes {text.get(name, name)}: " + "; ".join(parts) + ".")
     return sec if sec.bullets else None
+
+
+def seed_table(pooled: Mapping[str, pd.DataFrame]) -> str:
+    """A Markdown table of every gain per seed and pooled (laq.stats.pooled_gains per spec), for a README."""
+    seeds = sorted({int(s) for df in pooled.values() for s in df.loc[df["level"] == "seed", "seed"]})
+    lines = ["| | " + " | ".join(f"seed {s}" for s in seeds) + " | pooled |", "|---|" + "---:|" * (len(seeds) + 1)]
+    for spec, df in pooled.items():
+        for (name, mode), grp in df.groupby(["comparison", "mode"], sort=False):
+            cell = lambda r: f"{r['mean_pp']:+.1f} [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]"  # noqa: E731
+            by = {int(r["seed"]): cell(r) for _, r in grp[grp["level"] == "seed"].iterrows()}
+            pool = grp[grp["level"] == "pooled"]
+            lines.append(f"| {spec}: {name} ({mode}) | " + " | ".join(by.get(s, "—") for s in seeds) + " | "
+                         + (cell(pool.iloc[0]) if len(pool) else "—") + " |")
+    return "\n".join(lines)
 
 
 def to_markdown(title: str, sections: Sequence[Section]) -> str:
