@@ -229,7 +229,15 @@ def distance_sentence(stats: pd.DataFrame, variant: str, label: str) -> str | No
     if detected(lo, hi):
         trend = "rose" if rho > 0 else "fell"
         return f"The top-1 (all classes) of {label} {trend} with the subset's median inter-class distance ({nums})."
-    return f"No monotone relation was detected between the top-1 (all classes) of {label} and the subset's median inter-class distance ({nums})."
+    return (f"No monotone relation was detected between the top-1 (all classes) of {label} and the subset's median inter-class "
+            f"distance ({nums}{_rho_mde(int(r['n_subsets']))}).")
+
+
+def _rho_mde(n: int) -> str:
+    from laq.stats import mde_spearman
+
+    m = mde_spearman(n)
+    return f"; only |ρ| ≥ {m:.2f} would have been detected with 80 % power" if math.isfinite(m) else ""
 
 
 def cost_distance_sentence(stats: pd.DataFrame, name: str, label: str) -> str | None:
@@ -248,7 +256,8 @@ def cost_distance_sentence(stats: pd.DataFrame, name: str, label: str) -> str | 
     if detected(lo, hi):
         trend = "rose" if rho > 0 else "fell"
         return f"The cost of {label} (top-1 lost, all classes) {trend} with the subset's median inter-class distance ({nums})."
-    return f"No monotone relation was detected between the cost of {label} (top-1 lost, all classes) and the subset's median inter-class distance ({nums})."
+    return (f"No monotone relation was detected between the cost of {label} (top-1 lost, all classes) and the subset's median "
+            f"inter-class distance ({nums}{_rho_mde(int(r['n_subsets']) - 1)}).")  # one degree of freedom partialled out
 
 
 def findings(

@@ -384,6 +384,17 @@ def mde(sd_means: float, n_subsets: int, *, alpha: float = 0.05, power: float = 
     return brentq(gap, 0.0, hi) * sd_means / math.sqrt(n_subsets)
 
 
+def mde_spearman(n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest |Spearman rho| that `n` pairs detect with probability `power` at two-sided level
+    `alpha`: Fisher's z with the variance 1.06 / (n - 3) of Spearman's rho (Fieller, Hartley and Pearson
+    1957). NaN with fewer than 5 pairs."""
+    from scipy.stats import norm
+
+    if n < 5:
+        return float("nan")
+    return math.tanh((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * math.sqrt(1.06 / (n - 3)))
+
+
 def mde_for_design(between_var: float, draw_var: float, n_subsets: int, n_draws: int, **kw) -> float:
     """The MDE of a design with `n_subsets` subsets and `n_draws` draws each, from variance components
     (`variance_components`): what more subsets or more draws would buy."""

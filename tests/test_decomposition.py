@@ -450,3 +450,19 @@ def test_findings_pool_over_seeds():
     assert table[0] == "| | seed 0 | seed 1 | seed 2 | pooled |" and len(table) == 2 + 2
     assert table[2].startswith("| gpfq2: aware_vs_agnostic (all) | " + f"{s0.mean_pp:+.1f} [{s0.ci_low:+.1f}, {s0.ci_high:+.1f}]")
     assert table[2].endswith(f"{r.mean_pp:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}] |")
+
+
+def test_spearman_mde_against_a_simulation():
+    from laq.stats import mde_spearman
+
+    n = 20
+    rho = mde_spearman(n)
+    assert 0.55 < rho < 0.65 and math.isnan(mde_spearman(4)) and mde_spearman(200) < 0.25
+    rng = np.random.default_rng(13)
+    r = 2 * np.sin(np.pi * rho / 6)  # the Pearson correlation of a normal pair whose Spearman rho is `rho`
+    hits = 0
+    for _ in range(3000):
+        x = rng.normal(size=n)
+        y = r * x + math.sqrt(1 - r * r) * rng.normal(size=n)
+        hits += sps.spearmanr(x, y).pvalue < 0.05
+    assert hits / 3000 == pytest.approx(0.80, abs=0.04)
