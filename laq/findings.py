@@ -200,7 +200,10 @@ def falsifier(statement: str, row: pd.Series | None, reference: float, what: str
         nums += f", below the {_pp(reference)} it is compared with"
     else:
         verdict = "undetermined"
-        nums += (f", its interval reaches the {_pp(reference)} it is compared with" if math.isfinite(reference) else "")
+        if math.isfinite(reference) and reference > 0:
+            nums += f", its interval reaches the {_pp(reference)} it is compared with"
+        elif math.isfinite(reference):
+            nums += f"; the {_pp(reference)} it is compared with is no positive effect to lose"
     return f"Falsifier “{statement}”: {verdict} ({nums})."
 
 

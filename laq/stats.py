@@ -710,7 +710,7 @@ def decomposition_statistics(table: pd.DataFrame, correct: Mapping[str, np.ndarr
             rows.append({
                 "comparison": g.name, "minuend": g.minuend, "subtrahend": g.subtrahend, "component": comp,
                 "n_subsets": len(ids), "n_draws": int(dec.all.shape[1]), "mean_pp": mean, "ci_low": lo, "ci_high": hi,
-                "share": mean / total if total != 0 else float("nan"),
+                "share": mean / total + 0.0 if total != 0 else float("nan"),  # + 0.0: no "-0 %"
                 "minuend_outside_pct": rate(dec.outside_a), "subtrahend_outside_pct": rate(dec.outside_b),
                 "minuend_rescuable_pct": rate(dec.rescuable_a), "subtrahend_rescuable_pct": rate(dec.rescuable_b),
             })
