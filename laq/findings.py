@@ -200,7 +200,10 @@ def falsifier(statement: str, row: pd.Series | None, reference: float, what: str
         nums += f", below the {_pp(reference)} it is compared with"
     else:
         verdict = "undetermined"
-        nums += (f", its interval reaches the {_pp(reference)} it is compared with" if math.isfinite(reference) else "")
+        if math.isfinite(reference) and reference > 0:
+            nums += f", its interval reaches the {_pp(reference)} it is compared with"
+        elif math.isfinite(reference):
+            nums += f"; the {_pp(reference)} it is compared with is no positive effect to lose"
     return f"Falsifier “{statement}”: {verdict} ({nums})."
 
 
@@ -229,7 +232,15 @@ def distance_sentence(stats: pd.DataFrame, variant: str, label: str) -> str | No
     if detected(lo, hi):
         trend = "rose" if rho > 0 else "fell"
         return f"The top-1 (all classes) of {label} {trend} with the subset's median inter-class distance ({nums})."
-    return f"No monotone relation was detected between the top-1 (all classes) of {label} and the subset's median inter-class distance ({nums})."
+    return (f"No monotone relation was detected between the top-1 (all classes) of {label} and the subset's median inter-class "
+            f"distance ({nums}{_rho_mde(int(r['n_subsets']))}).")
+
+
+def _rho_mde(n: int) -> str:
+    from laq.stats import mde_spearman
+
+    m = mde_spearman(n)
+    return f"; only |ρ| ≥ {m:.2f} would have been detected with 80 % power" if math.isfinite(m) else ""
 
 
 def cost_distance_sentence(stats: pd.DataFrame, name: str, label: str) -> str | None:
@@ -248,7 +259,8 @@ def cost_distance_sentence(stats: pd.DataFrame, name: str, label: str) -> str | 
     if detected(lo, hi):
         trend = "rose" if rho > 0 else "fell"
         return f"The cost of {label} (top-1 lost, all classes) {trend} with the subset's median inter-class distance ({nums})."
-    return f"No monotone relation was detected between the cost of {label} (top-1 lost, all classes) and the subset's median inter-class distance ({nums})."
+    return (f"No monotone relation was detected between the cost of {label} (top-1 lost, all classes) and the subset's median "
+            f"inter-class distance ({nums}{_rho_mde(int(r['n_subsets']) - 1)}).")  # one degree of freedom partialled out
 
 
 def findings(
@@ -377,16 +389,32 @@ def pooled_section(pooled: Mapping[str, pd.DataFrame]) -> Section | None:
             parts = []
             for mode in ("all", "sub"):
                 hit = df[(df["comparison"] == name) & (df["mode"] == mode)]
-                if hit.empty:
+                pool, per = hit[hit["level"] == "pooled"], hit[hit["level"] == "seed"]
+                if pool.empty:
                     continue
-                r = hit.iloc[0]
+                r = pool.iloc[0]
                 state = "detected" if detected(r["ci_low"], r["ci_high"]) else "not detected"
-                parts.append(f"{_pp(r['mean_pp'])} {_ci(r['ci_low'], r['ci_high'])} {MODE_TEXT[mode]} ({state}; per seed {r['per_seed']})")
+                seeds = ", ".join(f"seed {int(p.seed)}: {_pp(p.mean_pp)}" for p in per.itertuples())
+                parts.append(f"{_pp(r['mean_pp'])} {_ci(r['ci_low'], r['ci_high'])} {MODE_TEXT[mode]} ({state}; {seeds})")
             if parts:
-                r = df[df["comparison"] == name].iloc[0]
+                r = df[(df["comparison"] == name) & (df["level"] == "pooled")].iloc[0]
                 sec.bullets.append(f"{spec}, {int(r['n_seeds'])} seeds, {int(r['n_subsets'])} subsets (seeds, then subsets, then draws "
                                    f"resampled): calibrating on the subset's own classes {text.get(name, name)}: " + "; ".join(parts) + ".")
     return sec if sec.bullets else None
+
+
+def seed_table(pooled: Mapping[str, pd.DataFrame]) -> str:
+    """A Markdown table of every gain per seed and pooled (laq.stats.pooled_gains per spec), for a README."""
+    seeds = sorted({int(s) for df in pooled.values() for s in df.loc[df["level"] == "seed", "seed"]})
+    lines = ["| | " + " | ".join(f"seed {s}" for s in seeds) + " | pooled |", "|---|" + "---:|" * (len(seeds) + 1)]
+    for spec, df in pooled.items():
+        for (name, mode), grp in df.groupby(["comparison", "mode"], sort=False):
+            cell = lambda r: f"{r['mean_pp']:+.1f} [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]"  # noqa: E731
+            by = {int(r["seed"]): cell(r) for _, r in grp[grp["level"] == "seed"].iterrows()}
+            pool = grp[grp["level"] == "pooled"]
+            lines.append(f"| {spec}: {name} ({mode}) | " + " | ".join(by.get(s, "—") for s in seeds) + " | "
+                         + (cell(pool.iloc[0]) if len(pool) else "—") + " |")
+    return "\n".join(lines)
 
 
 def to_markdown(title: str, sections: Sequence[Section]) -> str:

@@ -384,6 +384,17 @@ def mde(sd_means: float, n_subsets: int, *, alpha: float = 0.05, power: float = 
     return brentq(gap, 0.0, hi) * sd_means / math.sqrt(n_subsets)
 
 
+def mde_spearman(n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest |Spearman rho| that `n` pairs detect with probability `power` at two-sided level
+    `alpha`: Fisher's z with the variance 1.06 / (n - 3) of Spearman's rho (Fieller, Hartley and Pearson
+    1957). NaN with fewer than 5 pairs."""
+    from scipy.stats import norm
+
+    if n < 5:
+        return float("nan")
+    return math.tanh((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * math.sqrt(1.06 / (n - 3)))
+
+
 def mde_for_design(between_var: float, draw_var: float, n_subsets: int, n_draws: int, **kw) -> float:
     """The MDE of a design with `n_subsets` subsets and `n_draws` draws each, from variance components
     (`variance_components`): what more subsets or more draws would buy."""
@@ -699,7 +710,7 @@ def decomposition_statistics(table: pd.DataFrame, correct: Mapping[str, np.ndarr
             rows.append({
                 "comparison": g.name, "minuend": g.minuend, "subtrahend": g.subtrahend, "component": comp,
                 "n_subsets": len(ids), "n_draws": int(dec.all.shape[1]), "mean_pp": mean, "ci_low": lo, "ci_high": hi,
-                "share": mean / total if total != 0 else float("nan"),
+                "share": mean / total + 0.0 if total != 0 else float("nan"),  # + 0.0: no "-0 %"
                 "minuend_outside_pct": rate(dec.outside_a), "subtrahend_outside_pct": rate(dec.outside_b),
                 "minuend_rescuable_pct": rate(dec.rescuable_a), "subtrahend_rescuable_pct": rate(dec.rescuable_b),
             })
@@ -791,7 +802,7 @@ def dose_response(tables: Mapping[str, pd.DataFrame], *, seed: int, n_boot: int 
 # effect: the pooled gain is the mean over seeds of each seed's mean over subsets, and its interval
 # comes from a three-level bootstrap (seeds, then subsets within each chosen seed, then draws).
 
-POOLED_COLUMNS = ["comparison", "mode", "n_seeds", "n_subsets", "mean_pp", "ci_low", "ci_high", "seed_sd_pp", "per_seed"]
+POOLED_COLUMNS = ["level", "seed", "comparison", "mode", "n_seeds", "n_subsets", "mean_pp", "ci_low", "ci_high", "seed_sd_pp"]
 
 
 def seed_bootstrap(groups: Sequence[np.ndarray], *, n_boot: int = 10000, seed: int = 0) -> tuple[float, float, float]:
@@ -823,23 +834,28 @@ def seed_bootstrap(groups: Sequence[np.ndarray], *, n_boot: int = 10000, seed: i
 
 
 def pooled_gains(tables: Mapping[int, pd.DataFrame], *, seed: int = 0, n_boot: int = 10000) -> pd.DataFrame:
-    """Every gain of the design (both modes) pooled over the study seeds: `tables` maps a seed to its
-    long table of one spec (a table with a `seed` column of several values can be split with
-    `dict(tuple(table.groupby("seed")))`). Columns: POOLED_COLUMNS; per_seed lists each seed's mean."""
+    """Every gain of the design (both modes) per study seed and pooled over them: `tables` maps a seed to
+    its long table of one spec (a table with a `seed` column of several values splits with
+    `dict(tuple(table.groupby("seed")))`). level "seed": that seed's mean with its hierarchical-bootstrap
+    CI; level "pooled" (seed NaN): the mean over seeds with the three-level CI (`seed_bootstrap`) and the
+    SD of the seeds' means. Columns: POOLED_COLUMNS."""
     rows = []
     for g in GAINS:
         if not all(f"{g.minuend}_top1_all" in t and f"{g.subtrahend}_top1_all" in t for t in tables.values()):
             continue
         for mode in ("all", "sub"):
             mats = []
-            for t in tables.values():
+            for s, t in tables.items():
                 _, a = _by_subset(t, f"{g.minuend}_top1_{mode}")
                 _, b = _by_subset(t, f"{g.subtrahend}_top1_{mode}")
                 mats.append(a - b)
+                mean, lo, hi = hierarchical_bootstrap(a - b, n_boot=n_boot, seed=seed)
+                rows.append({"level": "seed", "seed": s, "comparison": g.name, "mode": mode, "n_seeds": 1,
+                             "n_subsets": int(np.isfinite(a - b).all(axis=1).sum()), "mean_pp": mean, "ci_low": lo,
+                             "ci_high": hi, "seed_sd_pp": float("nan")})
             mean, lo, hi = seed_bootstrap(mats, n_boot=n_boot, seed=seed)
-            per = [float(np.nanmean(m)) for m in mats]
-            rows.append({"comparison": g.name, "mode": mode, "n_seeds": len(mats), "n_subsets": int(sum(len(m) for m in mats)),
-                         "mean_pp": mean, "ci_low": lo, "ci_high": hi,
-                         "seed_sd_pp": float(np.std(per, ddof=1)) if len(per) > 1 else float("nan"),
-                         "per_seed": " ".join(f"{s}:{v:+.2f}" for s, v in zip(tables, per))})
+            per = [r["mean_pp"] for r in rows[-len(mats):]]
+            rows.append({"level": "pooled", "seed": float("nan"), "comparison": g.name, "mode": mode, "n_seeds": len(mats),
+                         "n_subsets": int(sum(r["n_subsets"] for r in rows[-len(mats):])), "mean_pp": mean, "ci_low": lo,
+                         "ci_high": hi, "seed_sd_pp": float(np.std(per, ddof=1)) if len(per) > 1 else float("nan")})
     return pd.DataFrame(rows, columns=POOLED_COLUMNS)

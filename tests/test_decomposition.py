@@ -421,11 +421,13 @@ def test_pooled_gains_over_seeds():
 
     tables = {s: _sweep(0.0, seed=s)["g2"].query("size == 4") for s in (0, 1, 2)}
     pooled = pooled_gains(tables, n_boot=500)
-    assert list(pooled.columns) == POOLED_COLUMNS and len(pooled) == 2
-    row = pooled[pooled["mode"] == "all"].iloc[0]
+    assert list(pooled.columns) == POOLED_COLUMNS and len(pooled) == 2 * 4  # modes x (3 seeds + pooled)
+    row = pooled[(pooled["mode"] == "all") & (pooled.level == "pooled")].iloc[0]
     per = [(t.quant_aware_top1_all - t.quant_agnostic_top1_all).mean() for t in tables.values()]
     assert row.n_seeds == 3 and row.n_subsets == 15 and row.mean_pp == pytest.approx(np.mean(per))
-    assert row.per_seed == " ".join(f"{s}:{v:+.2f}" for s, v in zip(tables, per)) and row.ci_low < row.mean_pp < row.ci_high
+    seeds = pooled[(pooled["mode"] == "all") & (pooled.level == "seed")]
+    assert seeds["seed"].tolist() == [0, 1, 2] and seeds["mean_pp"].to_numpy() == pytest.approx(per)
+    assert row.seed_sd_pp == pytest.approx(np.std(per, ddof=1)) and row.ci_low < row.mean_pp < row.ci_high
 
 
 def test_findings_pool_over_seeds():
@@ -438,6 +440,29 @@ def test_findings_pool_over_seeds():
     sections = findings([_spec("gpfq2", 6.0, (0.5, 2.5))], {"top1": 96.0}, model="m", dataset="d", calibration_images=32,
                         pooled={"gpfq2": pooled})
     text = to_markdown("F", sections)
-    r = pooled[pooled["mode"] == "all"].iloc[0]
+    r = pooled[(pooled["mode"] == "all") & (pooled.level == "pooled")].iloc[0]
+    s0 = pooled[(pooled["mode"] == "all") & (pooled.level == "seed")].iloc[0]
     assert "## Pooled over seeds" in text and "gpfq2, 3 seeds, 15 subsets" in text
-    assert f"{r.mean_pp:+.1f} pp [95 % CI {r.ci_low:+.1f}, {r.ci_high:+.1f}] top-1 over all classes (detected; per seed {r.per_seed})" in text
+    assert f"{r.mean_pp:+.1f} pp [95 % CI {r.ci_low:+.1f}, {r.ci_high:+.1f}] top-1 over all classes (detected; seed 0: {s0.mean_pp:+.1f} pp" in text
+    from laq.findings import seed_table
+
+    table = seed_table({"gpfq2": pooled}).splitlines()
+    assert table[0] == "| | seed 0 | seed 1 | seed 2 | pooled |" and len(table) == 2 + 2
+    assert table[2].startswith("| gpfq2: aware_vs_agnostic (all) | " + f"{s0.mean_pp:+.1f} [{s0.ci_low:+.1f}, {s0.ci_high:+.1f}]")
+    assert table[2].endswith(f"{r.mean_pp:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}] |")
+
+
+def test_spearman_mde_against_a_simulation():
+    from laq.stats import mde_spearman
+
+    n = 20
+    rho = mde_spearman(n)
+    assert 0.55 < rho < 0.65 and math.isnan(mde_spearman(4)) and mde_spearman(200) < 0.25
+    rng = np.random.default_rng(13)
+    r = 2 * np.sin(np.pi * rho / 6)  # the Pearson correlation of a normal pair whose Spearman rho is `rho`
+    hits = 0
+    for _ in range(3000):
+        x = rng.normal(size=n)
+        y = r * x + math.sqrt(1 - r * r) * rng.normal(size=n)
+        hits += sps.spearmanr(x, y).pvalue < 0.05
+    assert hits / 3000 == pytest.approx(0.80, abs=0.04)
