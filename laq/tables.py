@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file as load_np
 from safetensors.numpy import save_file as save_np
 
-from laq.design import METRICS, QUANTIZED_VARIANTS, VARIANTS
+from laq.design import METRICS, QUANTIZED_VARIANTS, VARIANTS, variants_in
 from laq.io import LaqError, atomic_path, brief, package_versions, read_json, rebuild_hint
 from laq.metrics import subset_metrics
 from laq.quant.registry import label as method_label
@@ -151,7 +151,7 @@ def _refuse_all_zero(subset: str, quantized: dict[str, Any]) -> None:
     """A quantized model whose weights are all zero predicts a constant: kept out of tables unless its spec allows it."""
     if quantized.get("quantization", {}).get("allow_degenerate"):
         return
-    for v in QUANTIZED_VARIANTS:
+    for v in (v for v in QUANTIZED_VARIANTS if v in quantized):
         for d, m in enumerate(quantized[v]):
             if m.get("sparsity", 0.0) >= 1.0:
                 raise LaqError(
@@ -221,11 +221,13 @@ def check_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
 
     if df.empty:
         raise bad("it has no rows")
-    need = ["subset", "draw", *(f"{v}_{m}" for v in VARIANTS for m in METRICS)]
+    # every run has these variants; the other conditions are the config's choice (laq.design.check_conditions)
+    have = sorted(set(variants_in(df.columns)) | {"original", "quant_aware", "finetuned", "finetuned_quant"}, key=VARIANTS.index)
+    need = ["subset", "draw", *(f"{v}_{m}" for v in have for m in METRICS)]
     missing = [c for c in need if c not in df.columns]
     if missing:
         raise bad(f"column(s) {', '.join(missing[:3])} missing")
-    ranges = {**{f"{v}_{m}": (0.0, 100.0) for v in VARIANTS for m in METRICS},
+    ranges = {**{f"{v}_{m}": (0.0, 100.0) for v in have for m in METRICS},
               **{c: (0.0, np.inf) for c in ("dist_min", "dist_max", "dist_mean", "dist_median") if c in df},
               **({"sparsity": (0.0, 1.0)} if "sparsity" in df else {})}
     for col, (lo, hi) in ranges.items():

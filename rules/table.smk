@@ -20,6 +20,7 @@ rule table:
     resources:
         **LIGHT,
     params:
+        conditions=CONDITIONS,
         extra=lambda wc: {
             "spec": wc.spec,
             "model": config["model"]["name"],
