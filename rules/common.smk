@@ -36,7 +36,9 @@ if config["subsets"].get("file"):
     try:
         SUBSET_IDS += [
             f"file-k{sizes_of(config['subsets']['size'])[0]}-{i:02d}"
-            for i in range(len(read_subsets_file(config["subsets"]["file"], None, size=sizes_of(config["subsets"]["size"])[0])))
+            for i in range(
+                len(read_subsets_file(config["subsets"]["file"], None, size=sizes_of(config["subsets"]["size"])[0]))
+            )
         ]
     except LaqError as e:
         sys.exit(f"config error: {e}")
