@@ -83,6 +83,7 @@ def test_quantize_checkpoint_names_the_spec():
 def test_reader_and_table_refuse_all_zero_models_unless_the_spec_allows_them(tmp_path):
     from laq.models.checkpoint import save_checkpoint
     from laq.quant import QuantSpec, quantize_model, save_quantized
+    from laq.quant.checkpoint import size_report
     from laq.io import read_json, write_json
     from laq.paths import sidecar
     from laq.stages import load_quantized_checkpoint
@@ -96,13 +97,14 @@ def test_reader_and_table_refuse_all_zero_models_unless_the_spec_allows_them(tmp
     meta = read_json(sidecar(str(base)))
     result = quantize_model(model, calib, QuantSpec(bits=4, scalar=1e-300, allow_degenerate=True), progress=False)
     path = str(tmp_path / "q.safetensors")
-    save_quantized(path, result)
+    save_quantized(path, result, {"spec": "zero", "variant": "quant_aware", "draw": "0"}, model_meta=meta)
     spec = {"name": "zero", "method": "gpfq", "bits": 4, "scalar": 1e-300}
-    write_json(sidecar(path), {**meta, "quantization": {"spec": spec}})
+    record = {"variant": "quant_aware", "calibration": {"draw": 0}, **size_report(result)}
+    write_json(sidecar(path), {**meta, "quantization": {**record, "spec": spec}})
     with pytest.raises(LaqError) as e:
         load_quantized_checkpoint(path)
     assert f"quantized checkpoint {path} has all-zero weights in layer" in one_line(e) and "allow_degenerate: true" in one_line(e)
-    write_json(sidecar(path), {**meta, "quantization": {"spec": {**spec, "allow_degenerate": True}}})
+    write_json(sidecar(path), {**meta, "quantization": {**record, "spec": {**spec, "allow_degenerate": True}}})
     loaded, _ = load_quantized_checkpoint(path)
     assert all(not m.weight.any() for m in loaded.modules() if isinstance(m, torch.nn.Conv2d))
 
@@ -113,7 +115,8 @@ def test_reader_and_table_refuse_all_zero_models_unless_the_spec_allows_them(tmp
     logits = np.eye(5, dtype=np.float32)[[0, 1, 0, 1]]
     labels = np.array([0, 1, 0, 1])
     description = {"method": "gpfq", "bits_schedule": "uniform", "bits_min": 4, "bits_max": 4, "bits_mean": 4.0,
-                   "alphabet": "gpfq", "granularity": "tensor", "bits_per_weight": 0.0, "size_bytes": 1, "compression": 1.0}
+                   "alphabet": "gpfq", "granularity": "tensor", "bits_per_weight": 0.0, "size_bytes": 1, "compression": 1.0,
+                   "calibration_images": 8}
     quantized = {v: [{**entry, "sparsity": 1.0 if v == "quant_agnostic" else 0.3}]
                  for v in ("quant_aware", "quant_agnostic", "quant_mismatched", "finetuned_quant")}
     finetuned = {"finetuned": [entry]}
