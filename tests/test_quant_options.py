@@ -216,7 +216,7 @@ def test_retained_patch_rows_feed_the_first_layer():
 
 def test_quantize_subset_per_layer_records_each_layers_batch(tmp_path):
     from laq.data.store import Split
-    from laq.design import quantized_runs
+    from laq.design import calibration_count, quantized_runs
     from laq.io import read_json
     from laq.models.arch import build_arch
     from laq.stages import quantize_subset
@@ -237,7 +237,8 @@ def test_quantize_subset_per_layer_records_each_layers_batch(tmp_path):
     for (variant, _), path in outputs.items():
         cal = read_json(path[: -len(".safetensors")] + ".json")["quantization"]["calibration"]
         assert cal["mode"] == "per_layer" and len(cal["layer_indices"]) == 10  # ResNet-8: 9 convs + fc
-        assert all(len(b) == 6 == len(set(b)) for b in cal["layer_indices"])
+        n = calibration_count(cal["condition"], 6, 3, 8)  # 16 for the density-matched control
+        assert all(len(b) == n == len(set(b)) for b in cal["layer_indices"])
         seen = {int(labels[i]) for b in cal["layer_indices"] for i in b}
         assert seen == set(cal["image_classes"]) and seen <= set(cal["pool_classes"])
         if variant in ("quant_aware", "finetuned_quant"):
