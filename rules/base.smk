@@ -18,6 +18,7 @@ rule train_base:
         model=config["model"],
         seed=config["seed"],
         device=config["device"],
+        precision=config.get("precision", "fp32"),
         threads=config["threads"],  # pinned, not --cores: the trained weights depend on it
     script:
         "../scripts/train_base.py"
@@ -44,5 +45,6 @@ rule evaluate_base:
     params:
         batch_size=config["evaluation"]["batch_size"],
         device=config["device"],
+        precision=config.get("precision", "fp32"),
     script:
         "../scripts/evaluate_base.py"

@@ -22,6 +22,7 @@ rule evaluate:
         batch_size=config["evaluation"]["batch_size"],
         draws=DRAWS,
         device=config["device"],
+        precision=config.get("precision", "fp32"),
     script:
         "../scripts/evaluate.py"
 
@@ -47,5 +48,6 @@ rule evaluate_finetuned:
     params:
         batch_size=config["evaluation"]["batch_size"],
         device=config["device"],
+        precision=config.get("precision", "fp32"),
     script:
         "../scripts/evaluate_finetuned.py"
