@@ -223,3 +223,17 @@ def test_device_statement_warns_when_rows_mix_devices():
     mixed = pd.DataFrame({"device": [col, "made cpu fp32; evaluated cpu fp32"]})
     assert device_statement(mixed).startswith("WARNING") and "2 different device sets" in device_statement(mixed)
     assert "do not record" in device_statement(pd.DataFrame({"x": [1]}))
+
+
+@pytest.mark.parametrize("layer", [nn.Conv2d(4, 6, 1), nn.Conv2d(4, 6, 1, stride=2), nn.Conv2d(4, 6, 3, padding=1),
+                                   nn.Conv2d(4, 6, 3, stride=2, padding=1), nn.Conv2d(4, 6, 1, padding=1), nn.Linear(5, 3)])
+@pytest.mark.parametrize("patches", ["conv", "kernel"])
+def test_selected_rows_are_the_rows_selected(layer, patches):
+    """Copying out only the retained rows gives exactly the retained rows of the full matrix."""
+    from laq.quant.layers import layer_rows
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 4, 9, 9, generator=gen) if isinstance(layer, nn.Conv2d) else torch.randn(3, 7, 5, generator=gen)
+    full = layer_rows(layer, x, patches)
+    select = torch.randperm(full.shape[0], generator=gen)[: full.shape[0] // 3].sort().values
+    assert torch.equal(layer_rows(layer, x, patches, select=select), full[select])

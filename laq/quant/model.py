@@ -69,12 +69,11 @@ def _rows_in_chunks(layer: nn.Module, x: Tensor, job: _LayerJob, keep: Tensor | 
     n = x.shape[0]
     step = max(1, min(job.batch_size, CHUNK_BYTES // max(1, per_image * d * x.element_size())))
     for i0 in range(0, n, step):
-        rows = layer_rows(layer, x[i0 : i0 + step], job.spec.patches)
+        sel = None
         if keep is not None:
             lo, hi = i0 * per_image, min(n, i0 + step) * per_image
-            sel = keep[(keep >= lo) & (keep < hi)] - lo
-            rows = rows[sel.to(rows.device)]
-        yield rows
+            sel = (keep[(keep >= lo) & (keep < hi)] - lo).to(x.device)
+        yield layer_rows(layer, x[i0 : i0 + step], job.spec.patches, select=sel)  # only the retained rows are copied
 
 
 def _all_rows(layer: nn.Module, x: Tensor, job: _LayerJob, keep: Tensor | None, per_image: int, m: int) -> Tensor:
