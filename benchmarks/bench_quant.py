@@ -2,6 +2,7 @@
 
     python benchmarks/bench_quant.py            # full run (~2-3 minutes on 2 cores)
     python benchmarks/bench_quant.py --quick    # m / 10 and 16 images, for development
+    python benchmarks/bench_quant.py --device cuda   # the engine and ResNet-50 on a GPU (reference loop on the CPU)
 
 Layer shapes are those of ResNet-50 (N neurons, d inputs per neuron, m rows of calibration data).
 The whole-model time includes activation capture (quantize_model from the float model to the end).
@@ -17,6 +18,7 @@ import time
 import torch
 
 from laq.quant import QuantSpec, choose_form, gpfq_codes, quantize_model, size_report, step_size
+from laq.device import precision_mode
 from laq.quant.engine import auto_block
 
 SHAPES = [(64, 576, 50_000), (256, 2304, 3_000), (512, 4608, 800), (1000, 2048, 64)]
@@ -47,7 +49,12 @@ def layer_data(N: int, d: int, m: int, seed: int) -> tuple[torch.Tensor, torch.T
     return W, X, Xq
 
 
-def bench_layers(quick: bool, repeats: int) -> None:
+def sync(device: str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench_layers(quick: bool, repeats: int, device: str = "cpu") -> None:
     print(f"{'N':>5} {'d':>5} {'m':>6} {'form':>5} {'reference s':>12} {'engine s':>9} {'speed-up':>9} {'codes equal':>12} {'per-channel s':>14}")
     total_ref = total_eng = total_chan = 0.0
     for i, (N, d, m) in enumerate(SHAPES):
@@ -57,15 +64,18 @@ def bench_layers(quick: bool, repeats: int) -> None:
         t0 = time.perf_counter()
         ref = reference_gpfq(W, X, Xq, step, 4)
         t_ref = time.perf_counter() - t0
+        Wd, Xd, Xqd = W.to(device), X.to(device), Xq.to(device)
         times = []
         for _ in range(repeats):
+            sync(device)
             t0 = time.perf_counter()
-            codes = gpfq_codes(W, X, Xq, step=step, bits=4)
+            codes = gpfq_codes(Wd, Xd, Xqd, step=step, bits=4).cpu()
             times.append(time.perf_counter() - t0)
         t_eng = statistics.median(times)
-        steps = step_size(W, 4, granularity="channel")
+        steps = step_size(Wd, 4, granularity="channel")
+        sync(device)
         t0 = time.perf_counter()
-        gpfq_codes(W, X, Xq, step=steps, bits=4)
+        gpfq_codes(Wd, Xd, Xqd, step=steps, bits=4).cpu()
         t_chan = time.perf_counter() - t0
         total_ref += t_ref
         total_eng += t_eng
@@ -76,20 +86,25 @@ def bench_layers(quick: bool, repeats: int) -> None:
     print(f"{'sum':>24} {total_ref:>12.2f} {total_eng:>9.3f} {total_ref / total_eng:>8.1f}x {'':>12} {total_chan:>14.3f}")
 
 
-def bench_resnet50(quick: bool, bits: int) -> None:
+def bench_resnet50(quick: bool, bits: int, device: str = "cpu") -> None:
     import torchvision
 
     n = 16 if quick else 64
     torch.manual_seed(0)
-    model = torchvision.models.resnet50(weights=None).eval()
-    calib = torch.randn(n, 3, 224, 224)
-    t0 = time.perf_counter()
-    result = quantize_model(model, calib, QuantSpec(method="gpfq", bits=bits), progress=False)
-    total = time.perf_counter() - t0
+    model = torchvision.models.resnet50(weights=None).eval().to(device)
+    calib = torch.randn(n, 3, 224, 224).to(device)
+    with precision_mode("fp32", device):  # TF32 off, as laq quantizes
+        if torch.device(device).type == "cuda":
+            quantize_model(model, calib[:2], QuantSpec(method="gpfq", bits=bits), progress=False)  # warm-up
+        sync(device)
+        t0 = time.perf_counter()
+        result = quantize_model(model, calib, QuantSpec(method="gpfq", bits=bits), progress=False)
+        sync(device)
+        total = time.perf_counter() - t0
     forms = collections.Counter(r.form for r in result.layers)
     in_layers = sum(r.seconds for r in result.layers)
     print(
-        f"ResNet-50, {n} images of 224 px, {bits} bits: {total:.1f} s total "
+        f"ResNet-50 on {device}, {n} images of 224 px, {bits} bits: {total:.1f} s total "
         f"({in_layers:.1f} s quantizing {len(result.layers)} layers, the rest forward passes; "
         f"traced={result.traced}; forms {dict(forms)})"
     )
@@ -110,12 +125,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3, help="engine runs per shape (median reported)")
     ap.add_argument("--skip-model", action="store_true", help="only the layer shapes")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (the reference loop always runs on the CPU)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32")
-    bench_layers(args.quick, args.repeats)
+    where = torch.cuda.get_device_name(0) if torch.device(args.device).type == "cuda" else "cpu"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, engine on {where}")
+    with precision_mode("fp32", args.device):
+        bench_layers(args.quick, args.repeats, args.device)
     if not args.skip_model:
-        bench_resnet50(args.quick, bits=4)
+        bench_resnet50(args.quick, bits=4, device=args.device)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def penultimate_features(
             for s in tqdm(starts, desc="embed", unit="batch", disable=not progress):
                 batch = torch.from_numpy(np.ascontiguousarray(images[s : s + batch_size]))
                 captured.clear()
-                model(preprocess(batch).to(device))
+                model(preprocess(batch.to(device)))  # the uint8 batch is preprocessed on the device
                 if not captured:
                     raise LaqError(
                         f"the last nn.Linear of {type(model).__name__} was not called in forward; the model's head is not its last Linear layer."

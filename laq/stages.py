@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from laq.data.store import Split
 from laq.data.transforms import channel_stats
+from laq.device import compute_record, device_kind, precision_mode, to_device
 from laq.evaluate import predict_logits, weight_sparsity
 from laq.design import CONDITION_BY_NAME, QUANTIZED, draw_calibration
 from laq.io import LaqError, sha256_file, write_json
@@ -24,9 +25,12 @@ from laq.workflow import preprocess_for
 
 log = logging.getLogger(__name__)
 
+QUANTIZE_PRECISION = "fp32"  # quantization ignores `precision`: TF32 moves GPFQ's codes (see laq.device)
+
 
 def make_base_model(
-    model_cfg: dict[str, Any], train: Split, names: list[str], *, seed: int, device: str, threads: int | None = None
+    model_cfg: dict[str, Any], train: Split, names: list[str], *, seed: int, device: str, threads: int | None = None,
+    precision: str = "fp32",
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The study's "original" model: from its source, trained on the full training set if asked."""
     torch.manual_seed(derive_seed(seed, "init"))  # the initial weights (and any new head) come from the global generator
@@ -54,7 +58,9 @@ def make_base_model(
         settings = TrainSettings(
             epochs=tcfg["epochs"], lr=tcfg["lr"], batch_size=tcfg["batch_size"], weight_decay=tcfg["weight_decay"]
         )
-        meta["history"] = train_classifier(base.model, train, preprocess_for(meta), settings, seed=seed, device=device, threads=threads)
+        meta["history"] = train_classifier(base.model, train, preprocess_for(meta), settings, seed=seed, device=device, threads=threads,
+                                           precision=precision)
+        meta["compute"] = training_record(device, precision, threads)
     return base.model.cpu().eval(), meta
 
 
@@ -68,6 +74,7 @@ def finetune(
     seed: int,
     device: str,
     threads: int | None = None,
+    precision: str = "fp32",
 ) -> list[dict[str, float]]:
     """Fine-tune all weights on the subset's training images, keeping every output (as the seed study
     did), with a constant learning rate; random 4-pixel crops unless `augment` is false (the seed used none)."""
@@ -76,7 +83,19 @@ def finetune(
         epochs=ft_cfg["epochs"], lr=ft_cfg["lr"], batch_size=ft_cfg["batch_size"], weight_decay=ft_cfg["weight_decay"], schedule="constant",
         config_key="finetune", crop_pad=4 if ft_cfg.get("augment", True) else 0,
     )
-    return train_classifier(model, data, preprocess_for(meta), settings, seed=seed, device=device, threads=threads)
+    return train_classifier(model, data, preprocess_for(meta), settings, seed=seed, device=device, threads=threads, precision=precision)
+
+
+def training_record(device: str, precision: str, threads: int | None) -> dict[str, Any]:
+    """laq.device.compute_record of a training run (its flags as `train_classifier` sets them; CPU threads pinned)."""
+    was = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        with precision_mode(precision, device):
+            return compute_record(device, precision)
+    finally:
+        torch.set_num_threads(was)
 
 
 def base_metrics(logits: np.ndarray, labels: np.ndarray, names: list[str]) -> dict[str, Any]:
@@ -100,6 +119,7 @@ def evaluate_checkpoints(
     batch_size: int,
     device: str,
     trusted_hub: str | None = None,
+    precision: str = "fp32",
 ) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
     """Every subset's models on that subset's test images, in one process (a job costs more than an evaluation).
 
@@ -111,7 +131,9 @@ def evaluate_checkpoints(
     image: correctness for top1_all and top1_sub (the paired data of McNemar's test), and the
     `laq.metrics.subset_flags` outside (predicted a class outside the subset) and top1_prior (correct
     after the subset-prior shift); correct["<subset id>/labels"] holds the images' labels (int64).
-    `trusted_hub`: see `laq.models.checkpoint.load_checkpoint`.
+    `trusted_hub`: see `laq.models.checkpoint.load_checkpoint`. Each draw's metrics also name the
+    device kind that made the checkpoint (`made_on`, from its sidecar; "unrecorded" for older ones)
+    and the device kind and precision of this evaluation (`evaluated_on`).
     """
     from laq.models.checkpoint import load_checkpoint
 
@@ -129,9 +151,11 @@ def evaluate_checkpoints(
                     model, meta = load_quantized_checkpoint(path, trusted_hub, expect={"variant": variant, "draw": draw})
                 else:
                     model, meta = load_checkpoint(path, trusted_hub=trusted_hub)
-                logits = predict_logits(model, data.images, preprocess_for(meta), batch_size=batch_size, device=device, progress=False)
+                logits = predict_logits(model, data.images, preprocess_for(meta), batch_size=batch_size, device=device, progress=False,
+                                        precision=precision)
                 c = subset_correct(logits, data.labels, classes)
-                m: dict[str, Any] = {**accuracies(c), "sha256": sha256_file(path)}
+                m: dict[str, Any] = {**accuracies(c), "sha256": sha256_file(path), "made_on": made_on(meta),
+                                     "evaluated_on": f"{device_kind(device)} {precision}"}
                 c = {**c, **subset_flags(logits, data.labels, classes)}
                 if quantized:
                     m["sparsity"] = weight_sparsity(model)
@@ -145,6 +169,12 @@ def evaluate_checkpoints(
                 correct[f"{sid}/{variant}/{k}"] = np.stack(v).astype(np.uint8)
         results[sid] = entry
     return results, correct
+
+
+def made_on(meta: dict[str, Any]) -> str:
+    """The device kind (and precision) a checkpoint's sidecar says made it."""
+    rec = meta.get("compute")
+    return f"{rec['device']} {rec['precision']}" if isinstance(rec, dict) and "device" in rec else "unrecorded"
 
 
 def spec_description(q: dict[str, Any]) -> dict[str, Any]:
@@ -232,15 +262,16 @@ def quantize_checkpoint(
 
     prep = preprocess_for(meta)
     qspec = QuantSpec.from_dict({"seed": seed, **{k: v for k, v in spec.items() if k not in STUDY_SPEC_KEYS}})
+    # the uint8 images (or the whole pool) move to the device once and are preprocessed there
+    images = to_device(torch.from_numpy(np.ascontiguousarray(calib_images)), device)
     if per_layer is None:
-        calib: Any = prep(torch.from_numpy(calib_images)).to(device)
+        calib: Any = prep(images)
     else:
         n, batch_seed, key = per_layer
-        calib = CalibrationSampler(
-            len(calib_images), n, lambda idx: prep(torch.from_numpy(calib_images[idx])).to(device), seed=batch_seed, key=key
-        )
+        calib = CalibrationSampler(len(calib_images), n, lambda idx: prep(images[list(idx)]), seed=batch_seed, key=key)
     try:
-        return quantize_model(model.to(device), calib, qspec, batch_size=batch_size)
+        with precision_mode(QUANTIZE_PRECISION, device):  # TF32 off: it changes which codes are chosen
+            return quantize_model(model.to(device), calib, qspec, batch_size=batch_size)
     except DegenerateLayer as e:
         raise e.named(spec["name"]) from None
 
@@ -290,6 +321,8 @@ def quantize_subset(
                        "use quantization.calibration_mode: fixed or leave the mix conditions out of quantization.conditions.")
     data_free = not get_method(spec["method"]).needs_calibration
     n_cal = int(spec.get("calibration_images", n_images))
+    with precision_mode(QUANTIZE_PRECISION, device):
+        compute = compute_record(device, QUANTIZE_PRECISION)  # the flags quantize_checkpoint runs under
     done: dict[tuple, Any] = {}
     if sources:
         _check_inputs(models, sources, train.subset(manifest["classes"]).images[:n_images or 1], device)
@@ -320,7 +353,8 @@ def quantize_subset(
         write_layer_table(layer_table(path), result)
         save_quantized(path, result, {"spec": spec["name"], "variant": variant, "draw": str(draw)}, model_meta=meta)
         info = {"spec": spec, "variant": variant, "calibration": record, **size_report(result)}
-        write_json(sidecar(path), {**meta, "quantization": info, "provenance": provenance_of[q.model]})
+        write_json(sidecar(path), {**meta, "quantization": info, "provenance": provenance_of[q.model],
+                                   "compute": compute})
         log.info("%s %s d%d: %s", manifest["id"], variant, draw, ", ".join(f"{r.name} {r.rel_error:.3g}" for r in result.layers))
 
 

@@ -17,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file as load_np
 from safetensors.numpy import save_file as save_np
 
+from laq.compute import device_column
 from laq.design import METRICS, QUANTIZED_VARIANTS, VARIANTS, variants_in
 from laq.io import LaqError, atomic_path, brief, package_versions, read_json, rebuild_hint
 from laq.metrics import subset_metrics
@@ -140,6 +141,7 @@ def table_rows(
             for m in METRICS:
                 row[f"{v}_{m}"] = round(float(found[v][m]), 4)
         row["sparsity"] = quantized["quant_aware"][d]["sparsity"]
+        row["device"] = device_column(found)
         row.update({k: quantized["quantization"][k] for k in SPEC_COLUMNS})
         # sha256 (first 12 hex digits) of every checkpoint the row came from
         row["checkpoints_sha256"] = " ".join(f"{v}:{found[v]['sha256'][:12]}" for v in variants)

@@ -16,7 +16,8 @@ from tqdm import tqdm
 from laq.data.store import Split
 from laq.io import LaqError
 from laq.seeding import derive_seed, torch_generator
-from laq.data.transforms import random_crop
+from laq.data.transforms import crop_at, crop_offsets
+from laq.device import as_input, channels_last, precision_mode, to_device
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +50,21 @@ def train_classifier(
     device: str = "cpu",
     progress: bool = True,
     threads: int | None = None,
+    precision: str = "fp32",
 ) -> list[dict[str, float]]:
     """AdamW over all outputs with cross-entropy; returns per-epoch loss/accuracy (also logged).
 
     On CPU the result is reproducible for a given number of torch threads (oneDNN splits its weight
     gradient sums by thread), so callers pin `threads` from config rather than from --cores.
-    GPU runs keep cuDNN's defaults (see README, reproducibility).
+    `precision` (laq.device.PRECISIONS) sets TF32 / bf16 autocast explicitly on every run.
     """
     was_threads, was_onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
     if threads:
         torch.set_num_threads(threads)
     torch.backends.mkldnn.enabled = was_onednn and onednn_trains_reliably(model)
     try:
-        return _train(model, data, preprocess, settings, seed=seed, device=device, progress=progress)
+        with precision_mode(precision, device), channels_last(model, device):
+            return _train(model, data, preprocess, settings, seed=seed, device=device, progress=progress)
     finally:
         torch.set_num_threads(was_threads)
         torch.backends.mkldnn.enabled = was_onednn
@@ -83,8 +86,9 @@ def onednn_trains_reliably(model: nn.Module) -> bool:
 def _train(model, data, preprocess, settings, *, seed, device, progress):
     gen = set_seed(seed)
     model.to(device).train()
-    images = torch.from_numpy(data.images)
-    labels = torch.from_numpy(data.labels)
+    # uint8 images and labels move to the device once; batches are cut, cropped and preprocessed there
+    images = to_device(torch.from_numpy(data.images), device)
+    labels = to_device(torch.from_numpy(data.labels), device)
     n = len(labels)
     steps_per_epoch = max(1, -(-n // settings.batch_size))
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -97,15 +101,23 @@ def _train(model, data, preprocess, settings, *, seed, device, progress):
     first = math.nan  # the first batch's loss (before any update): the scale a diverging loss is measured against
     for epoch in range(settings.epochs):
         t0 = time.perf_counter()
+        # every draw of the epoch from the CPU generator, in the order the steps used to make them:
+        # the same batches and crops on any device, and one host-to-device copy per epoch
         perm = torch.randperm(n, generator=gen)
-        total_loss, correct = 0.0, 0
+        crops = [crop_offsets(len(perm[s * settings.batch_size : (s + 1) * settings.batch_size]), settings.crop_pad, gen)
+                 for s in range(steps_per_epoch)] if settings.crop_pad else []
+        perm = to_device(perm, device)
+        crops = [(to_device(dy, device), to_device(dx, device)) for dy, dx in crops]
+        # losses and hits stay on the device (no host sync per step); checked once per epoch
+        losses = torch.zeros(steps_per_epoch, device=images.device)
+        correct = torch.zeros((), dtype=torch.int64, device=images.device)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{settings.epochs}", disable=not progress, mininterval=2)
         for step in bar:
             idx = perm[step * settings.batch_size : (step + 1) * settings.batch_size]
             x = images[idx]
             if settings.crop_pad:
-                x = random_crop(x, settings.crop_pad, gen)
-            x, y = preprocess(x).to(device), labels[idx].to(device)
+                x = crop_at(x, settings.crop_pad, *crops[step])
+            x, y = as_input(preprocess(x), device), labels[idx]
             out = model(x)
             loss = F.cross_entropy(out, y, label_smoothing=settings.label_smoothing)
             opt.zero_grad(set_to_none=True)
@@ -113,13 +125,18 @@ def _train(model, data, preprocess, settings, *, seed, device, progress):
             opt.step()
             if sched is not None:
                 sched.step()
-            value = loss.item()
-            if not math.isfinite(value):
-                raise _diverged(settings, f"the loss is {value} at epoch {epoch + 1}, step {step + 1}")
-            if epoch == step == 0:
-                first = value
-            total_loss += value * len(idx)
-            correct += (out.argmax(1) == y).sum().item()
+            losses[step] = loss.detach()
+            correct += (out.argmax(1) == y).sum()
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad):
+            step = int(bad[0, 0])
+            raise _diverged(settings, f"the loss is {float(losses[step])} at epoch {epoch + 1}, step {step + 1}")
+        total_loss, values = 0.0, losses.tolist()
+        if epoch == 0:
+            first = values[0]
+        for step, value in enumerate(values):  # summed on the host in step order, as it always was
+            total_loss += value * len(perm[step * settings.batch_size : (step + 1) * settings.batch_size])
+        correct = int(correct)
         if not all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point()):
             raise _diverged(settings, f"the weights are non-finite after epoch {epoch + 1}")
         _check_divergence(model, settings, epoch, total_loss / n, first, out.shape[-1], preprocess(images[: settings.batch_size]).to(device))

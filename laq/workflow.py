@@ -111,6 +111,9 @@ def job(snakemake: Any) -> Iterator[logging.Logger]:
     threads = max(1, int(snakemake.threads))
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
+        from laq.device import set_tf32
+
+        set_tf32(False)  # explicit, never cuDNN's default (TF32 convs); evaluation and training set `precision`
     else:  # light jobs (plots, tables, manifests) never pay for importing torch
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     old_term = signal.signal(signal.SIGTERM, _interrupt)

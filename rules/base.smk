@@ -18,6 +18,7 @@ rule train_base:
         model=needs.model(config),
         seed=config["seed"],
         device=config["device"],
+        precision=config.get("precision", "fp32"),
         # pinned, not --cores: the trained weights depend on it (nothing to pin without training)
         threads=config["threads"] if needs.model(config)["train"]["epochs"] else None,
     script:
@@ -50,5 +51,6 @@ rule evaluate_base:
     params:
         batch_size=config["evaluation"]["batch_size"],
         device=config["device"],
+        precision=config.get("precision", "fp32"),
     script:
         "../scripts/evaluate_base.py"

@@ -23,6 +23,7 @@ rule evaluate:
         draws=DRAWS,
         conditions=CONDITIONS,
         device=config["device"],
+        precision=config.get("precision", "fp32"),
     script:
         "../scripts/evaluate.py"
 
@@ -48,5 +49,6 @@ rule evaluate_finetuned:
     params:
         batch_size=config["evaluation"]["batch_size"],
         device=config["device"],
+        precision=config.get("precision", "fp32"),
     script:
         "../scripts/evaluate_finetuned.py"

@@ -21,6 +21,7 @@ rule finetune:
         finetune=config["finetune"],
         seed=config["seed"],
         device=config["device"],
+        precision=config.get("precision", "fp32"),
         threads=1,  # pinned: the fine-tuned weights depend on it
     script:
         "../scripts/finetune.py"

@@ -10,7 +10,7 @@ with job(snakemake) as log:
     manifests = [read_json(s) for s in inp.subsets]
     checkpoints = nest_runs(inp.models, [m["id"] for m in manifests], p.draws, p.conditions)
     results, correct = evaluate_checkpoints(checkpoints, manifests, load_split(inp.test), quantized=True,
-                                            batch_size=p.batch_size, device=resolve_device(p.device), trusted_hub=trusted_hub(snakemake))
+                                            batch_size=p.batch_size, device=resolve_device(p.device), precision=p.precision, trusted_hub=trusted_hub(snakemake))
     save_arrays(out.correct, correct)
     write_json(out.metrics, {"spec": snakemake.wildcards.spec, "subsets": results,
                              "provenance": provenance({"batch_size": p.batch_size}, {"test": inp.test})})

@@ -10,7 +10,8 @@ with job(snakemake) as log:
     inp, out = snakemake.input, snakemake.output
     model, meta = load_checkpoint(inp.model, trusted_hub=trusted_hub(snakemake))
     test = load_split(inp.test)
-    logits = predict_logits(model, test.images, preprocess_for(meta), batch_size=snakemake.params.batch_size, device=resolve_device(snakemake.params.device))
+    logits = predict_logits(model, test.images, preprocess_for(meta), batch_size=snakemake.params.batch_size, device=resolve_device(snakemake.params.device),
+                            precision=snakemake.params.precision)
     metrics = base_metrics(logits, test.labels, meta["classes"])
     log.info("base model: top-1 %.2f%%, top-5 %.2f%% on %d test images", metrics["top1"], metrics["top5"], len(test))
     save_logits(out.logits, logits, test.labels)

@@ -8,5 +8,5 @@ with job(snakemake) as log:
     manifests = [read_json(s) for s in inp.subsets]
     checkpoints = {m["id"]: {"finetuned": [path]} for m, path in zip(manifests, inp.models)}
     results, _ = evaluate_checkpoints(checkpoints, manifests, load_split(inp.test), quantized=False,
-                                      batch_size=p.batch_size, device=resolve_device(p.device), trusted_hub=trusted_hub(snakemake))
+                                      batch_size=p.batch_size, device=resolve_device(p.device), precision=p.precision, trusted_hub=trusted_hub(snakemake))
     write_json(snakemake.output[0], {"subsets": results, "provenance": provenance({"batch_size": p.batch_size}, {"test": inp.test})})

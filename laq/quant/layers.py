@@ -54,16 +54,20 @@ def rows_per_image(layer: nn.Module, x: Tensor, patches: str = "conv") -> int:
     return out[0] * out[1]
 
 
-def layer_rows(layer: nn.Module, x: Tensor, patches: str = "conv", out: Tensor | None = None) -> Tensor:
+def layer_rows(layer: nn.Module, x: Tensor, patches: str = "conv", out: Tensor | None = None, select: Tensor | None = None) -> Tensor:
     """The layer's input as an m x d matrix whose rows meet the weight rows: conv patches or linear rows.
 
     patches "conv" unfolds at the conv's own stride (so X W^T is exactly the conv output);
     "kernel" uses stride = kernel size (non-overlapping patches, as in the seed's code).
     Rows are ordered image-major (all rows of image 0, then image 1, ...). With `out` (m x d) the
     rows are written there directly, saving a copy of what is often the largest tensor of the run.
+    With `select` (row indices into that order) only those rows are copied out: the same values as
+    `layer_rows(...)[select]` without materialising the rows that retain_rate drops.
     """
     if isinstance(layer, nn.Linear):
         rows = x.reshape(-1, x.shape[-1])
+        if select is not None:
+            return rows[select]
         return rows if out is None else out.copy_(rows)
     stride = layer.stride if patches == "conv" else layer.kernel_size
     pad = _explicit_padding(layer)
@@ -72,12 +76,19 @@ def layer_rows(layer: nn.Module, x: Tensor, patches: str = "conv", out: Tensor |
         x = F.pad(x, pad, mode=mode)
     if layer.kernel_size == (1, 1):
         # a 1x1 conv's patches are its (strided) pixels: no unfold needed
-        pix = x[:, :, :: stride[0], :: stride[1]].permute(0, 2, 3, 1)
+        pix = x[:, :, :: stride[0], :: stride[1]]
+        if select is not None:
+            w = pix.shape[3]
+            b, p = select // (pix.shape[2] * w), select % (pix.shape[2] * w)
+            return pix[b, :, p // w, p % w]  # (rows, C): advanced indices split by a slice go first
+        pix = pix.permute(0, 2, 3, 1)
         if out is None:
             return pix.reshape(-1, x.shape[1])
         out.view(pix.shape).copy_(pix)
         return out
     cols = F.unfold(x, layer.kernel_size, dilation=layer.dilation, stride=stride)  # (B, d, L)
+    if select is not None:
+        return cols[select // cols.shape[2], :, select % cols.shape[2]]
     if out is None:
         return cols.transpose(1, 2).reshape(-1, cols.shape[1])
     out.view(cols.shape[0], cols.shape[2], cols.shape[1]).copy_(cols.transpose(1, 2))

@@ -69,12 +69,11 @@ def _rows_in_chunks(layer: nn.Module, x: Tensor, job: _LayerJob, keep: Tensor | 
     n = x.shape[0]
     step = max(1, min(job.batch_size, CHUNK_BYTES // max(1, per_image * d * x.element_size())))
     for i0 in range(0, n, step):
-        rows = layer_rows(layer, x[i0 : i0 + step], job.spec.patches)
+        sel = None
         if keep is not None:
             lo, hi = i0 * per_image, min(n, i0 + step) * per_image
-            sel = keep[(keep >= lo) & (keep < hi)] - lo
-            rows = rows[sel.to(rows.device)]
-        yield rows
+            sel = (keep[(keep >= lo) & (keep < hi)] - lo).to(x.device)
+        yield layer_rows(layer, x[i0 : i0 + step], job.spec.patches, select=sel)  # only the retained rows are copied
 
 
 def _all_rows(layer: nn.Module, x: Tensor, job: _LayerJob, keep: Tensor | None, per_image: int, m: int) -> Tensor:
@@ -237,13 +236,16 @@ def _quantize_layer(job: _LayerJob, f_layer: nn.Module, q_layer: nn.Module, x_f:
     )
 
 
-def _relative_error(layer: nn.Module, out_f: Tensor, out_q: Tensor) -> float:
+def _output_norms(layer: nn.Module, out_f: Tensor, out_q: Tensor) -> tuple[float, float]:
+    """(|out_f - out_q|, |out_f - bias|): the relative error's numerator and denominator."""
     ref = out_f
     if layer.bias is not None:
         shape = (-1, 1, 1) if isinstance(layer, nn.Conv2d) else (-1,)
         ref = out_f - layer.bias.detach().reshape(shape)
-    den = float(torch.linalg.vector_norm(ref))
-    num = float(torch.linalg.vector_norm(out_f - out_q))
+    return float(torch.linalg.vector_norm(out_f - out_q)), float(torch.linalg.vector_norm(ref))
+
+
+def _relative_error(num: float, den: float) -> float:
     return num / den if den > 0 else (0.0 if num == 0 else math.inf)
 
 
@@ -474,8 +476,9 @@ def quantize_model(
             if sampler is not None:
                 rec.calibration = sampler.indices(index[name])
             out_f, out_q = f_layer(x_f), q_layer(x_q)
-            _check_finite(name, rec.step, out_f, out_q, spec)
-            rec.rel_error = _relative_error(f_layer, out_f, out_q)
+            norms = _output_norms(f_layer, out_f, out_q)
+            _check_finite(name, rec.step, out_f, out_q, spec, norms)
+            rec.rel_error = _relative_error(*norms)
             records.append(rec)
             bar.set_postfix_str(f"{name} err={rec.rel_error:.3g}", refresh=False)
             bar.update()
@@ -498,11 +501,20 @@ def quantize_model(
     return QuantResult(qmodel, spec, records, folded, float_bytes, traced)
 
 
-def _check_finite(name: str, step: float | Tensor, out_f: Tensor, out_q: Tensor, spec: QuantSpec) -> None:
-    """Stop at the first layer whose step or outputs are NaN/inf: such a model would be saved and scored."""
+def _check_finite(name: str, step: float | Tensor, out_f: Tensor, out_q: Tensor, spec: QuantSpec, norms: tuple[float, float]) -> None:
+    """Stop at the first layer whose step or outputs are NaN/inf: such a model would be saved and scored.
+
+    The relative error's two norms (`norms`) already read every output: when both are finite, so is every
+    output (a NaN or inf element makes a norm NaN or inf), and the elementwise look (two more passes over
+    the largest tensors of the run) is skipped.
+    """
+    if not bool(torch.isfinite(torch.as_tensor(step)).all()):
+        raise _non_finite(name, step, spec)
+    if all(math.isfinite(v) for v in norms):
+        return
     if not bool(torch.isfinite(out_f).all()):
         raise LaqError(f"the float model's layer {name} gives non-finite outputs on the calibration images; its weights are broken, re-make the model.")
-    if not (bool(torch.isfinite(torch.as_tensor(step)).all()) and bool(torch.isfinite(out_q).all())):
+    if not bool(torch.isfinite(out_q).all()):
         raise _non_finite(name, step, spec)
 
 
