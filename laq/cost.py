@@ -110,7 +110,7 @@ class Bench:
     seconds: float  # wall
     cpu_seconds: float
     max_rss_mb: float
-    jobs: int
+    jobs: int  # 0: assumed (given by hand), not read from a benchmark file
 
 
 def read_benchmarks(results: Path) -> dict[str, Bench]:
@@ -151,6 +151,7 @@ class RuleCost:
     cpu_seconds: float  # per job
     peak_mb: float  # per job
     gpu_seconds: float | None  # per job, where a GPU benchmark covers the rule
+    assumed: bool = False  # from a figure given by hand, not a benchmark file
 
     @property
     def cpu_hours(self) -> float:
@@ -190,11 +191,12 @@ def gpu_seconds(rule: str, target: Shape, gpu: dict[str, Any], cpu_seconds: floa
 
 
 def job_counts(configfiles: list[str], snakefile: Path, extra: list[str] = ()) -> dict[str, int]:
-    """{rule: jobs} of a run from an empty folder, from Snakemake's dry run ("Job stats")."""
+    """{rule: jobs} of a run whose results folder is empty, from Snakemake's dry run ("Job stats"); run from the
+    current folder (config files name paths relative to it), with results in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="laq-cost-") as d:
-        cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(snakefile), "--directory", d, "--cores", "1",
-               "--configfile", *configfiles, *extra]
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(snakefile).parent)
+        cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(snakefile), "--cores", "1",
+               "--configfile", *configfiles, "--config", f"results={d}", *extra]
+        p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise LaqError(f"snakemake -n failed: {(p.stderr or p.stdout).strip().splitlines()[-1:]}")
     return parse_job_stats(p.stdout + p.stderr)
@@ -220,8 +222,9 @@ def cost_table(
             out.append(RuleCost(rule, jobs, 0.0, math.nan, None))
             continue
         cpu, mb = scale(rule, b, ref, target)
-        g = gpu_seconds(rule, target, gpu, cpu) if gpu and rule in GPU_RULES else None
-        out.append(RuleCost(rule, jobs, cpu, mb, g))
+        on_gpu = rule in GPU_RULES and not (rule == "train_base" and target.base_epochs == 0)  # as rules/common.smk asks
+        g = gpu_seconds(rule, target, gpu, cpu) if gpu and on_gpu else None
+        out.append(RuleCost(rule, jobs, cpu, mb, g, assumed=b.jobs == 0))
     return out
 
 
@@ -256,7 +259,10 @@ def format_table(rows: list[RuleCost], disk: float | None = None, gpu_name: str 
     lines = [head, sep]
     for r in sorted(rows, key=lambda r: -r.cpu_hours):
         peak = "–" if math.isnan(r.peak_mb) else f"{r.peak_mb:,.0f}"
-        line = f"| {r.rule} | {r.jobs} | {r.cpu_seconds:,.0f} | {peak} | {r.cpu_hours:,.2f} |"
+        if math.isnan(r.peak_mb) and r.cpu_seconds == 0:  # no benchmark file: a local rule (subsets, tables, plots)
+            lines.append(f"| {r.rule} (local) | {r.jobs} | – | – | – |" + (" – | – |" if has_gpu else ""))
+            continue
+        line = f"| {r.rule}{' (assumed)' if r.assumed else ''} | {r.jobs} | {r.cpu_seconds:,.0f} | {peak} | {r.cpu_hours:,.2f} |"
         if has_gpu:
             line += " – | – |" if r.gpu_seconds is None else f" {r.gpu_seconds:,.0f} | {r.gpu_hours:,.2f} |"
         lines.append(line)
