@@ -76,7 +76,10 @@ def test_the_table_totals_are_jobs_times_seconds():
     assert rows["subset"].cpu_hours == 0 and math.isnan(rows["subset"].peak_mb)
     text = format_table(list(rows.values()))
     total = 175 * 6000 / 3600 + 35 * 12_500 / 3600
-    assert f"**{total:,.1f}**" in text and "| quantize | 175 | 6,000 |" in text
+    assert f"**{total:,.1f}**" in text and "| quantize | 175 | 6,000 |" in text and "| subset (local) | 35 | – |" in text
+    # a figure given by hand (Bench.jobs 0, benchmarks/cost.py --assume) is marked as such
+    rows = cost_table({"quantize": 175}, {"quantize": Bench(2000.0, 2000.0, math.nan, 0)}, ref, target)
+    assert "| quantize (assumed) | 175 | 6,000 |" in format_table(rows)
 
 
 def test_gpu_seconds_from_a_gpu_check_json():
