@@ -21,7 +21,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from laq.cost import Shape, cost_table, disk_bytes, format_table, job_counts, read_benchmarks  # noqa: E402
+from laq.cost import Bench, Shape, cost_table, disk_bytes, format_table, plan, read_benchmarks  # noqa: E402
 from laq.io import LaqError  # noqa: E402
 
 
@@ -46,19 +46,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--from-configfile", nargs="+", default=[str(REPO / "presets" / "rehearsal.yaml")],
                     help="config files of the reference run (default: presets/rehearsal.yaml)")
     ap.add_argument("--gpu", help="JSON of GPU timings (benchmarks/gpu_check.py --out)")
+    ap.add_argument("--assume", nargs="*", default=[], metavar="RULE=CPU_S[:MB]",
+                    help="a reference job the reference run did not finish: its CPU seconds (and peak MB); marked in the table")
     a = ap.parse_args(argv)
     try:
-        counts = job_counts(a.configfile, REPO / "Snakefile")
+        target_plan = plan(a.configfile, REPO / "Snakefile")
+        counts = target_plan.jobs
         print(f"jobs per rule ({', '.join(a.configfile)}): {sum(counts.values())} in all")
         if not a.ref:
             for rule, n in counts.items():
                 print(f"  {rule:20s} {n}")
             return 0
-        ref_counts = job_counts(a.from_configfile, REPO / "Snakefile")
-        target = Shape.from_config(merged_config(a.configfile), counts.get("subset", 0))
-        ref = Shape.from_config(merged_config(a.from_configfile), ref_counts.get("subset", 0))
+        ref_plan = plan(a.from_configfile, REPO / "Snakefile")
+        target = Shape.from_config(merged_config(a.configfile), counts.get("subset", 0), target_plan.models_per_quantize_job)
+        ref = Shape.from_config(merged_config(a.from_configfile), ref_plan.jobs.get("subset", 0), ref_plan.models_per_quantize_job)
         gpu = json.loads(Path(a.gpu).read_text()) if a.gpu else None
-        rows = cost_table(counts, read_benchmarks(Path(a.ref)), ref, target, gpu)
+        benches = read_benchmarks(Path(a.ref))
+        for item in a.assume:
+            rule, _, value = item.partition("=")
+            cpu, _, mb = value.partition(":")
+            benches[rule] = Bench(seconds=float(cpu), cpu_seconds=float(cpu), max_rss_mb=float(mb or "nan"), jobs=0)
+        rows = cost_table(counts, benches, ref, target, gpu)
         print(format_table(rows, disk_bytes(Path(a.ref), ref, target), gpu.get("device") if gpu else None))
     except LaqError as e:
         print(f"cost: {e}", file=sys.stderr)

@@ -43,9 +43,10 @@ class Shape:
     calibration_images: int
     calibration_mode: str
     similarity_per_class: int
+    models_per_quantize_job: int  # quantized checkpoints one quantize job writes (from the DAG: laq/design.py decides)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], subsets: int) -> "Shape":
+    def from_config(cls, config: dict[str, Any], subsets: int, models_per_quantize_job: int) -> "Shape":
         ds = config["dataset"]
         if ds["name"] not in DATASET_PER_CLASS:
             raise LaqError(f"dataset {ds['name']!r}: its size is not known before it is read; cost it from a run on it.")
@@ -63,6 +64,7 @@ class Shape:
             draws=q["draws"], calibration_images=q["calibration_images"],
             calibration_mode=q.get("calibration_mode", "fixed"),
             similarity_per_class=min(sim.get("max_per_class") or train, train),
+            models_per_quantize_job=models_per_quantize_job,
         )
 
     @property
@@ -74,7 +76,7 @@ class Shape:
         return self.classes * self.test_per_class
 
     def quantizations_per_job(self) -> int:
-        return 4 * self.draws  # quant_aware, quant_agnostic, quant_mismatched, finetuned_quant (laq.design)
+        return self.models_per_quantize_job
 
 
 def work(rule: str, s: Shape) -> float:
@@ -110,7 +112,7 @@ class Bench:
     seconds: float  # wall
     cpu_seconds: float
     max_rss_mb: float
-    jobs: int
+    jobs: int  # 0: assumed (given by hand), not read from a benchmark file
 
 
 def read_benchmarks(results: Path) -> dict[str, Bench]:
@@ -151,6 +153,7 @@ class RuleCost:
     cpu_seconds: float  # per job
     peak_mb: float  # per job
     gpu_seconds: float | None  # per job, where a GPU benchmark covers the rule
+    assumed: bool = False  # from a figure given by hand, not a benchmark file
 
     @property
     def cpu_hours(self) -> float:
@@ -189,15 +192,31 @@ def gpu_seconds(rule: str, target: Shape, gpu: dict[str, Any], cpu_seconds: floa
     return None
 
 
-def job_counts(configfiles: list[str], snakefile: Path, extra: list[str] = ()) -> dict[str, int]:
-    """{rule: jobs} of a run from an empty folder, from Snakemake's dry run ("Job stats")."""
+@dataclass(frozen=True)
+class Plan:
+    """What Snakemake's dry run says a run will do."""
+
+    jobs: dict[str, int]  # per rule
+    models_per_quantize_job: int  # .safetensors outputs of one quantize job
+
+
+def plan(configfiles: list[str], snakefile: Path, extra: list[str] = ()) -> Plan:
+    """The dry run of a run whose results folder is empty; run from the current folder (config files name paths
+    relative to it), with results in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="laq-cost-") as d:
-        cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(snakefile), "--directory", d, "--cores", "1",
-               "--configfile", *configfiles, *extra]
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(snakefile).parent)
+        cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(snakefile), "--cores", "1",
+               "--configfile", *configfiles, "--config", f"results={d}", *extra]
+        p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise LaqError(f"snakemake -n failed: {(p.stderr or p.stdout).strip().splitlines()[-1:]}")
-    return parse_job_stats(p.stdout + p.stderr)
+    text = p.stdout + p.stderr
+    return Plan(parse_job_stats(text), count_outputs(text, "quantize", ".safetensors"))
+
+
+def count_outputs(text: str, rule: str, suffix: str) -> int:
+    """How many outputs ending in `suffix` the first job of `rule` in a dry run's text has (0: no such job)."""
+    m = re.search(rf"^(?:local)?rule {rule}:\n(?:    .*\n)*?    output: (.*)$", text, re.M)
+    return sum(f.strip().endswith(suffix) for f in m.group(1).split(",")) if m else 0
 
 
 def parse_job_stats(text: str) -> dict[str, int]:
@@ -220,16 +239,17 @@ def cost_table(
             out.append(RuleCost(rule, jobs, 0.0, math.nan, None))
             continue
         cpu, mb = scale(rule, b, ref, target)
-        g = gpu_seconds(rule, target, gpu, cpu) if gpu and rule in GPU_RULES else None
-        out.append(RuleCost(rule, jobs, cpu, mb, g))
+        on_gpu = rule in GPU_RULES and not (rule == "train_base" and target.base_epochs == 0)  # as rules/common.smk asks
+        g = gpu_seconds(rule, target, gpu, cpu) if gpu and on_gpu else None
+        out.append(RuleCost(rule, jobs, cpu, mb, g, assumed=b.jobs == 0))
     return out
 
 
 def disk_bytes(results: Path, ref: Shape, target: Shape) -> float:
     """Bytes a target run writes, from the reference run's files: data and embeddings grow with the images,
-    fine-tuned models with subsets, quantized models with subsets x draws, evaluations with models x test images."""
+    fine-tuned models with subsets, quantized models with subsets x models per quantize job, evaluations with models x test images."""
     total = 0.0
-    q_ratio = (target.subsets * target.draws) / (ref.subsets * ref.draws)
+    q_ratio = (target.subsets * target.models_per_quantize_job) / (ref.subsets * ref.models_per_quantize_job)
     for f in Path(results).rglob("*"):
         if not f.is_file():
             continue
@@ -256,7 +276,10 @@ def format_table(rows: list[RuleCost], disk: float | None = None, gpu_name: str 
     lines = [head, sep]
     for r in sorted(rows, key=lambda r: -r.cpu_hours):
         peak = "–" if math.isnan(r.peak_mb) else f"{r.peak_mb:,.0f}"
-        line = f"| {r.rule} | {r.jobs} | {r.cpu_seconds:,.0f} | {peak} | {r.cpu_hours:,.2f} |"
+        if math.isnan(r.peak_mb) and r.cpu_seconds == 0:  # no benchmark file: a local rule (subsets, tables, plots)
+            lines.append(f"| {r.rule} (local) | {r.jobs} | – | – | – |" + (" – | – |" if has_gpu else ""))
+            continue
+        line = f"| {r.rule}{' (assumed)' if r.assumed else ''} | {r.jobs} | {r.cpu_seconds:,.0f} | {peak} | {r.cpu_hours:,.2f} |"
         if has_gpu:
             line += " – | – |" if r.gpu_seconds is None else f" {r.gpu_seconds:,.0f} | {r.gpu_hours:,.2f} |"
         lines.append(line)

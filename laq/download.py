@@ -140,21 +140,11 @@ def timm_need(name: str) -> Need:
     return Need(f"timm weights {name}", lambda: ((torch_checkpoint(cfg.url),),), fetch)
 
 
-def hub_repo_dir(repo: str) -> Path | None:
-    """The torch.hub cache's copy of a GitHub repository `owner/name[:ref]`, if there is one."""
-    import torch
-
-    owner_name, _, ref = repo.partition(":")
-    owner, _, name = owner_name.partition("/")
-    found = sorted(Path(torch.hub.get_dir()).glob(f"{owner}_{name}_{ref or '*'}"))
-    return found[0] if found else None
-
-
 def torchhub_need(repo: str, entry: str, pretrained: bool) -> Need:
     """The repository's code; its entry point's own weights are cached by running it once when fetching."""
-    from laq.models.arch import hub_model
-
     import torch
+
+    from laq.models.arch import hub_model, hub_repo_dir
 
     def locate() -> tuple[tuple[Path, ...], ...]:
         return ((hub_repo_dir(repo) or Path(torch.hub.get_dir()) / repo.replace("/", "_").replace(":", "_"),),)

@@ -8,7 +8,8 @@ import yaml
 
 from conftest import REPO
 from laq.cost import (
-    Bench, Shape, cost_table, disk_bytes, format_table, gpu_seconds, parse_job_stats, read_benchmarks, scale, work,
+    Bench, Shape, cost_table, count_outputs, disk_bytes, format_table, gpu_seconds, parse_job_stats, read_benchmarks,
+    scale, work,
 )
 from laq.io import LaqError
 
@@ -18,8 +19,11 @@ HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load
 def shape(**kw):
     base = dict(classes=100, train_per_class=10, test_per_class=5, image_bytes=32 * 32 * 3, subset_size=10, subsets=2,
                 base_epochs=0, finetune_epochs=2, draws=1, calibration_images=64, calibration_mode="per_layer",
-                similarity_per_class=10)
-    return Shape(**{**base, **kw})
+                similarity_per_class=10, models_per_quantize_job=4)
+    base.update(kw)
+    if "draws" in kw and "models_per_quantize_job" not in kw:
+        base["models_per_quantize_job"] = 4 * kw["draws"]  # four quantized variants per draw
+    return Shape(**base)
 
 
 def write_bench(root: Path, rule: str, rows):
@@ -76,7 +80,10 @@ def test_the_table_totals_are_jobs_times_seconds():
     assert rows["subset"].cpu_hours == 0 and math.isnan(rows["subset"].peak_mb)
     text = format_table(list(rows.values()))
     total = 175 * 6000 / 3600 + 35 * 12_500 / 3600
-    assert f"**{total:,.1f}**" in text and "| quantize | 175 | 6,000 |" in text
+    assert f"**{total:,.1f}**" in text and "| quantize | 175 | 6,000 |" in text and "| subset (local) | 35 | – |" in text
+    # a figure given by hand (Bench.jobs 0, benchmarks/cost.py --assume) is marked as such
+    rows = cost_table({"quantize": 175}, {"quantize": Bench(2000.0, 2000.0, math.nan, 0)}, ref, target)
+    assert "| quantize (assumed) | 175 | 6,000 |" in format_table(rows)
 
 
 def test_gpu_seconds_from_a_gpu_check_json():
@@ -99,10 +106,10 @@ def test_shapes_of_the_seed_preset_and_the_rehearsal():
                 c[k] = {**c[k], **v} if isinstance(v, dict) and isinstance(c.get(k), dict) else v
         return c
 
-    seed = Shape.from_config(cfg("presets/cifar100-resnet50.yaml"), subsets=35)
+    seed = Shape.from_config(cfg("presets/cifar100-resnet50.yaml"), subsets=35, models_per_quantize_job=12)
     assert (seed.n_train, seed.n_test, seed.draws, seed.finetune_epochs, seed.calibration_images) == (50_000, 10_000, 3, 5, 64)
     assert seed.similarity_per_class == 500  # max_per_class null: every image
-    rehearsal = Shape.from_config(cfg("presets/rehearsal.yaml"), subsets=2)
+    rehearsal = Shape.from_config(cfg("presets/rehearsal.yaml"), subsets=2, models_per_quantize_job=4)
     assert (rehearsal.n_train, rehearsal.n_test, rehearsal.calibration_mode) == (1000, 500, "per_layer")
     assert rehearsal.image_bytes == seed.image_bytes  # 32 px images, as CIFAR's
 
@@ -124,3 +131,14 @@ def test_job_stats_are_read_from_snakemakes_dry_run_text():
     assert parse_job_stats(text) == {"quantize": 175, "subset": 35}
     with pytest.raises(LaqError, match="no 'Job stats'"):
         parse_job_stats("Nothing to be done.")
+
+
+def test_models_per_quantize_job_are_counted_in_the_dry_run(tmp_path):
+    from conftest import run_snakemake
+
+    out = run_snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(REPO / "presets" / "smoke.yaml")).stdout
+    cfg = yaml.safe_load((REPO / "presets" / "smoke.yaml").read_text())
+    n = count_outputs(out, "quantize", ".safetensors")
+    # every quantized variant of the design, once per draw: a multiple of the draws, at least aware/agnostic/finetuned
+    assert n % cfg["quantization"]["draws"] == 0 and n >= 3 * cfg["quantization"]["draws"]
+    assert count_outputs(out, "no_such_rule", ".safetensors") == 0

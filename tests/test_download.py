@@ -172,3 +172,18 @@ def test_the_download_target_on_an_offline_config_fetches_nothing(tmp_path):
     run_snakemake(tmp_path, "--cores", "1", "download", "--configfile", str(REPO / "presets" / "smoke.yaml"))
     log = (tmp_path / "results" / "glyphs100" / "logs" / "download" / "download.log").read_text()
     assert "0 fetched" in log
+
+
+def test_a_torchhub_repository_in_the_cache_is_loaded_without_asking_github(caches, no_network):
+    from laq.models.sources import load_base
+
+    with pytest.raises(LaqError, match="torch.hub repository someone/models .* is missing"):
+        load_base("torchhub:someone/models:tiny", 4, pretrained=False)
+    repo = caches / "torch" / "someone_models_main"  # where the download target's torch.hub.load leaves it
+    repo.mkdir(parents=True)
+    (repo / "hubconf.py").write_text(
+        "import torch\ndependencies = ['torch']\n"
+        "def tiny(pretrained=False):\n    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3*8*8, 5))\n"
+    )
+    b = load_base("torchhub:someone/models:tiny", 4, pretrained=False)
+    assert b.arch == "torchhub:someone/models:tiny" and b.model[-1].out_features == 4

@@ -179,6 +179,7 @@ def test_embedder_weights_are_asked_for_by_name(monkeypatch):
         return torchvision.models.resnet18(weights=None)
 
     monkeypatch.setattr(torchvision.models, "get_model", fake_get_model)
+    monkeypatch.setattr("laq.download.Need.present", lambda self: True)  # as if `snakemake download` had fetched them
     model, meta = embedder_model("torchvision:resnet18", None, weights="IMAGENET1K_V1", preprocess="resize_crop")
     assert asked == {"resnet18": "IMAGENET1K_V1"} and meta["preprocess"] == "resize_crop"
 

@@ -43,10 +43,11 @@ def merged_config(*files, **overrides):
     return update(cfg, overrides)
 
 
-def planned_resources(tmp_path, *args):
+def planned_resources(tmp_path, *args, config=()):
     """{rule: resources dict} of `snakemake --profile slurm -n` (the profile's executor is not even started)."""
-    cmd = [sys.executable, "-m", "snakemake", "--profile", "slurm", "-n", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(tmp_path), *args]
+    # from the repository root (seed-replay names files relative to it), results in tmp_path
+    cmd = [sys.executable, "-m", "snakemake", "--profile", "slurm", "-n", "--snakefile", str(REPO / "Snakefile"), *args,
+           "--config", f"results={tmp_path}", *config]
     p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     out = {}
@@ -79,7 +80,7 @@ def test_each_preset_requests_a_gpu_exactly_for_the_rules_that_compute_on_the_de
 
 @pytest.mark.parametrize("device,gpu", [("cpu", False), ("cuda", True), ("auto", True)])
 def test_the_device_decides_whether_gpu_rules_ask_for_one(device, gpu, tmp_path):
-    res = planned_resources(tmp_path, "--configfile", str(REPO / "presets" / "smoke.yaml"), "--config", f"device={device}")
+    res = planned_resources(tmp_path, "--configfile", str(REPO / "presets" / "smoke.yaml"), config=[f"device={device}"])
     assert {r for r, v in res.items() if "gpu" in v} == (DEVICE_RULES & set(res) if gpu else set())
     assert {"prepare_data", "distance", "subset", "table"} <= set(res)
 

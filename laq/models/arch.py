@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from laq.io import LaqError
@@ -153,10 +154,18 @@ def replace_head(model: "nn.Module", num_classes: int) -> "nn.Module":
     return model
 
 
-def hub_model(repo: str, name: str, pretrained: bool) -> "nn.Module":
+def hub_repo_dir(repo: str) -> Path | None:
+    """The torch.hub cache's copy of a GitHub repository `owner/name[:ref]`, if there is one."""
     import torch
 
-    from laq.download import hub_repo_dir
+    owner_name, _, ref = repo.partition(":")
+    owner, _, name = owner_name.partition("/")
+    found = sorted(Path(torch.hub.get_dir()).glob(f"{owner}_{name}_{ref or '*'}"))
+    return found[0] if found else None
+
+
+def hub_model(repo: str, name: str, pretrained: bool) -> "nn.Module":
+    import torch
 
     cached = None if os.path.isdir(repo) else hub_repo_dir(repo)
     if cached:  # the download target's copy: loading it as a local folder asks GitHub nothing
