@@ -155,7 +155,7 @@ def test_weight_sparsity_counts_exact_zeros_of_conv_and_linear_weights():
 
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 4))
     with torch.no_grad():
-        model[0].weight.fill_(1.0)
+        model[0].weight.fill_(-1.0)  # negative weights are not zeros
         model[0].weight[0].zero_()  # 9 of 18
         model[3].weight.fill_(1.0)
         model[3].weight[:, :2] = 0  # 8 of 32
