@@ -122,10 +122,37 @@ def non_finite(node: Any, path: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], 
     return None
 
 
+# Size limits on any string and list of a config (the schema bounds what it names; these bound the rest)
+MAX_STRING = 4096  # a path of PATH_MAX
+MAX_LIST = 100_000
+MAX_SPECS = 100
+
+
+def too_big(node: Any, path: tuple[Any, ...] = ()) -> str | None:
+    """A one-line message for the first string, key or list of the config beyond the size limits, or None."""
+    if isinstance(node, str) and len(node) > MAX_STRING:
+        return f"{_where(path)} = {brief(node)} is too long; use at most {MAX_STRING} characters."
+    if isinstance(node, list) and len(node) > MAX_LIST:
+        return f"{_where(path)} = {brief(node)} is too long; give at most {MAX_LIST} entries."
+    if path == ("quantization", "specs") and isinstance(node, list) and len(node) > MAX_SPECS:
+        return f"quantization.specs lists {len(node)} specs; give at most {MAX_SPECS} (each one is a quantization of every subset)."
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for k, v in items:
+        if isinstance(k, str) and len(k) > 100:
+            return f"unknown key {brief(k, 40)} in {_where(path)}; keys are short names (see schemas/config.schema.yaml)."
+        found = too_big(v, (*path, k))
+        if found:
+            return found
+    return None
+
+
 def schema_errors(cfg: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     bad = non_finite(cfg)
     if bad:
         return [f"{_where(bad[0])} = {bad[1]} is not allowed; use a finite number."]
+    big = too_big(cfg)
+    if big:
+        return [big]
     validator = StrictValidator(schema)
     msgs = []
     for err in sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path))):
