@@ -304,8 +304,8 @@ def _subset_errors(cfg: dict[str, Any], n: int | None) -> list[str]:
                     f"{sub['size']} of {n} classes; repeats would inflate the statistics, so ask for at most {limit}."
                 )
     if sub.get("file"):
-        if not _exists(sub["file"]):
-            msgs.append(f"subsets.file = {brief(sub['file'])} does not exist; give a TSV with one subset per line.")
+        if not Path(sub["file"]).is_file():
+            msgs.append(f"subsets.file = {sub['file']!r} does not exist; give a TSV with one subset per line.")
         else:
             try:
                 read_subsets_file(sub["file"], None, size=sub["size"])
@@ -425,8 +425,8 @@ def semantic_errors(cfg: dict[str, Any], base_dir: Path) -> list[str]:
     msgs += _model_errors(cfg["model"], n)
     msgs += _subset_errors(cfg, n)
     mf = cfg["similarity"].get("matrix_file")
-    if mf and not _exists(mf):
-        msgs.append(f"similarity.matrix_file = {brief(mf)} does not exist; give a .npy or .csv CxC matrix, or null to compute it.")
+    if mf and not Path(mf).is_file():
+        msgs.append(f"similarity.matrix_file = {mf!r} does not exist; give a .npy or .csv CxC matrix, or null to compute it.")
     msgs += _quantization_errors(cfg, n, train_images_per_class(ds, layout))
     msgs += _reference_errors(cfg)
     try:
@@ -463,7 +463,10 @@ def validate_config(cfg: dict[str, Any], base_dir: str | os.PathLike = ".") -> d
     schema = with_methods(yaml.safe_load(SCHEMA.read_text()))
     msgs = schema_errors(cfg, schema)
     if not msgs:
-        msgs = semantic_errors(cfg, Path(base_dir))
+        try:
+            msgs = semantic_errors(cfg, Path(base_dir))
+        except OSError as e:  # a path the OS refuses (a name over 255 bytes, a NUL) wherever the config names one
+            msgs = [f"a path in the config cannot be used ({e.strerror or type(e).__name__}: {brief(e.filename)}); shorten or correct it."]
     if msgs:
         more = f" ({len(msgs) - 1} more problem(s) after fixing this one)" if len(msgs) > 1 else ""
         raise LaqError(one_line(f"config error: {msgs[0]}{more}"))
