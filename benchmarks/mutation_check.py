@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 KV = "tests/test_known_values.py"
 BF = "tests/test_bad_files.py"
 
-# (name, file under laq/, the line as it is, the bug, tests that must fail)
-MUTANTS: list[tuple[str, str, str, str, list[str]]] = [
+# (name, file under laq/, the line as it is, the bug, tests that must fail); a line may be given in
+# several forms (a tuple of olds and a tuple of news, tried in turn) where the code has more than one
+MUTANTS: list[tuple[str, str, str | tuple[str, ...], str | tuple[str, ...], list[str]]] = [
     ("cost sign", "stats.py", '("cost", "cost_agnostic", "original", "quant_agnostic"),',
      '("cost", "cost_agnostic", "quant_agnostic", "original"),', [f"{KV}::test_the_cost_of_quantization_is_original_minus_quantized"]),
     ("cost sentence reads cost_aware", "findings.py", '_row(spec.gains, "cost_agnostic", "all")', '_row(spec.gains, "cost_aware", "all")',
@@ -43,10 +44,12 @@ MUTANTS: list[tuple[str, str, str, str, list[str]]] = [
      'data_free = get_method(spec["method"]).needs_calibration', [f"{KV}::test_a_data_free_method_quantizes_each_model_once"]),
     ("seed-log median is the mean", "seed.py", '"dist_median": float(r["Median_KL"]),', '"dist_median": float(r["Avg_KL"]),',
      [f"{BF}::test_seed_log_distances_are_the_subsets_medians_recomputed_from_the_seed_matrix"]),
-    ("calibration stream without condition", "design.py", 'gen = seeding.rng(seed, "calibration", subset_id, spec, condition, draw)',
-     'gen = seeding.rng(seed, "calibration", subset_id, spec, draw)', [f"{KV}::test_calibration_streams_differ_per_condition_and_follow_the_documented_key"]),
-    ("per-layer batches without condition", "stages.py", '(n_images, (manifest["id"], spec["name"], q.condition, draw))',
-     '(n_images, (manifest["id"], spec["name"], draw))', [f"{KV}::test_calibration_streams_differ_per_condition_and_follow_the_documented_key"]),
+    ("calibration stream without condition", "design.py",
+     ('gen = seeding.rng(seed, "calibration", subset_id, spec, condition, draw)', 'gen = seeding.rng(seed, "calibration", subset_id, condition, draw)'),
+     ('gen = seeding.rng(seed, "calibration", subset_id, spec, draw)', 'gen = seeding.rng(seed, "calibration", subset_id, draw)'), [f"{KV}::test_calibration_streams_differ_per_condition_and_follow_the_documented_key"]),
+    ("per-layer batches without condition", "stages.py",
+     ('(n_images, (manifest["id"], spec["name"], q.condition, draw))', '(len(cal.indices), seed, (manifest["id"], q.condition, draw))'),
+     ('(n_images, (manifest["id"], spec["name"], draw))', '(len(cal.indices), seed, (manifest["id"], draw))'), [f"{KV}::test_calibration_streams_differ_per_condition_and_follow_the_documented_key"]),
     ("quantization seed without condition", "stages.py", 'derive_seed(seed, "quantize", manifest["id"], spec["name"], q.model, q.condition, draw)',
      'derive_seed(seed, "quantize", manifest["id"], spec["name"], q.model, draw)', [f"{KV}::test_calibration_streams_differ_per_condition_and_follow_the_documented_key"]),
     ("codes not range-checked", "quant/checkpoint.py", "if codes.numel() and (int(codes.min()) < -L or int(codes.max()) > L):",
@@ -59,14 +62,16 @@ MUTANTS: list[tuple[str, str, str, str, list[str]]] = [
 ]
 
 
-def run(name: str, rel: str, old: str, new: str, tests: list[str]) -> str:
+def run(name: str, rel: str, old: str | tuple[str, ...], new: str | tuple[str, ...], tests: list[str]) -> str:
     with tempfile.TemporaryDirectory(prefix="laq-mutant-") as tmp:
         shutil.copytree(REPO / "laq", Path(tmp) / "laq", ignore=shutil.ignore_patterns("__pycache__"))
         path = Path(tmp) / "laq" / rel
         text = path.read_text()
-        if text.count(old) != 1:
+        forms = list(zip(old, new)) if isinstance(old, tuple) else [(old, new)]
+        found = [(o, n) for o, n in forms if text.count(o) == 1]
+        if not found:
             return "not applicable"
-        path.write_text(text.replace(old, new))
+        path.write_text(text.replace(*found[0]))
         env = {**os.environ, "PYTHONPATH": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
         if not _laq_origin(env, tmp).startswith(tmp):
             return "error (the copy of laq/ is not the one imported)"
