@@ -77,12 +77,10 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def read_evaluation(path: str | os.PathLike, subset_ids: Sequence[str], variants: Sequence[str] | None = None) -> dict[str, Any]:
+def read_evaluation(path: str | os.PathLike, subset_ids: Sequence[str], variants: Sequence[str]) -> dict[str, Any]:
     """The `subsets` block of an evaluation file (`eval/<model>/*.json`), checked: every subset of the run
     and every variant present, one entry per draw (the same number for every variant), each metric a
-    number in [0, 100], sparsity in [0, 1], a sha256; quantized files also describe their spec.
-    `variants` None: the quantized variants the run made, read from the first subset (quant_aware among
-    them), which every other subset must have too."""
+    number in [0, 100], sparsity in [0, 1], a sha256; quantized files also describe their spec."""
     data = read_json(path)
 
     def bad(where: str, what: str) -> LaqError:
@@ -91,11 +89,6 @@ def read_evaluation(path: str | os.PathLike, subset_ids: Sequence[str], variants
     subsets = data.get("subsets") if isinstance(data, dict) else None
     if not isinstance(subsets, dict):
         raise bad("subsets", "is missing or not a mapping")
-    if variants is None:
-        first = subsets.get(subset_ids[0]) if subset_ids else None
-        variants = [v for v in QUANTIZED_VARIANTS if isinstance(first, dict) and v in first]
-        if "quant_aware" not in variants:
-            raise bad(f"subsets.{str(subset_ids[0])[:60] if subset_ids else '?'}", "has no quant_aware results")
     quantized = any(v in QUANTIZED_VARIANTS for v in variants)
     for sid in subset_ids:
         entry = subsets.get(sid)

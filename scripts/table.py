@@ -1,3 +1,4 @@
+from laq.design import QUANTIZED_VARIANTS
 from laq.io import read_json, sha256_file
 from laq.tables import load_logits, read_evaluation, table_rows, write_table
 from laq.workflow import job
@@ -8,7 +9,7 @@ with job(snakemake) as log:
     manifests = [read_json(path) for path in inp.subsets]
     ids = [m["id"] for m in manifests]
     finetuned = read_evaluation(inp.finetuned, ids, ("finetuned",))
-    quantized = read_evaluation(inp.quantized, ids)  # the variants the run made, in every subset
+    quantized = read_evaluation(inp.quantized, ids, QUANTIZED_VARIANTS)
     rows = []
     for manifest in manifests:
         rows += table_rows(manifest, base, finetuned[manifest["id"]], quantized[manifest["id"]], base_sha)

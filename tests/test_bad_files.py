@@ -530,20 +530,3 @@ def test_damaged_correctness_files_are_refused(tmp_path, case, expect):
         read_correct(path, table)
     msg = one_line(e, names=str(path))
     assert expect in msg and REBUILD in msg
-
-
-def test_an_evaluation_read_without_a_variant_list_takes_the_first_subsets_variants(tmp_path):
-    from laq.tables import read_evaluation
-
-    ids = ["random-k2-00", "similar-k2-00"]
-    data = _evaluation(ids)
-    for sid in ids:
-        del data["subsets"][sid]["quant_mismatched"]  # a run that made fewer controls
-    path = tmp_path / "spec-g3.json"
-    write_json(path, data)
-    assert "quant_mismatched" not in read_evaluation(path, ids)["similar-k2-00"]
-    del data["subsets"]["similar-k2-00"]["quant_agnostic"]
-    write_json(path, data)
-    with pytest.raises(LaqError) as e:
-        read_evaluation(path, ids)
-    assert "subsets.similar-k2-00.quant_agnostic is missing" in one_line(e, names=str(path))
