@@ -288,7 +288,7 @@ TABLE_CASES = {
     "accuracy-text": (lambda t: t.assign(original_top5_sub="x"), "original_top5_sub = 'x'"),
     "accuracy-blank": (_cell(3, "finetuned_top1_sub", np.nan), "line 5, column finetuned_top1_sub = nan"),
     "distance-negative": (_cell(0, "dist_median", -1.0), "dist_median = -1.0"),
-    "column-missing": (lambda t: t.drop(columns="quant_mismatched_top1_all"), "quant_mismatched_top1_all missing"),
+    "column-missing": (lambda t: t.drop(columns="quant_aware_top5_sub"), "quant_aware_top5_sub missing"),
     "repeated-row": (_cell(1, "draw", 0), "line 3 repeats subset random-k2-00 draw 0"),
     "no-rows": (lambda t: t.iloc[:0], "has no rows"),
 }
