@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import jsonschema
 import yaml
 
-from laq.io import LaqError
+from laq.io import LaqError, brief, one_line
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 DATASET_CLASSES = {"glyphs100": 100, "cifar100": 100, "cifar10": 10}
@@ -30,27 +30,59 @@ def _where(path: Any) -> str:
     return out or "(top level)"
 
 
-def _allowed(schema: dict[str, Any]) -> str:
+_SCHEMA_LINE = 240  # + "config error: " + " (N more problem(s) after fixing this one)" <= MAX_LINE
+_KINDS = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
+          "object": "a mapping", "array": "a list", "null": "null"}
+
+
+def _allowed(schema: dict[str, Any], root: dict[str, Any] | None = None) -> str:
+    """What a key accepts, as a noun phrase built from the schema's structure (type, enum, bounds,
+    pattern, length), so that "use <phrase>" is a sentence for every key; descriptions are free text
+    and are quoted separately (`_described`)."""
+    if root is not None:
+        schema = _resolve(schema, root)
     if "enum" in schema:
         return "one of " + ", ".join(map(str, schema["enum"]))
-    if "description" in schema:
-        return schema["description"]
-    if "oneOf" in schema:
-        return " or ".join(_allowed(s) for s in schema["oneOf"])
-    if "pattern" in schema:
-        return f"a string matching {schema['pattern']}"
-    kind = schema.get("type")
-    kind = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
-            "object": "a mapping", "array": "a list"}.get(kind, kind if isinstance(kind, str) else "/".join(kind or []))
-    lo = schema.get("minimum")
-    hi = schema.get("maximum")
+    if "oneOf" in schema or "anyOf" in schema:
+        parts = [_allowed(s, root) for s in schema.get("oneOf", schema.get("anyOf"))]
+        return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else parts[0]
+    kinds = schema.get("type")
+    if isinstance(kinds, list):
+        return " or ".join(_allowed({**schema, "type": k}, root) for k in kinds)
+    kind = _KINDS.get(kinds, "a value")
+    bounds = ""
+    lo, hi, xlo = schema.get("minimum"), schema.get("maximum"), schema.get("exclusiveMinimum")
     if lo is not None and hi is not None:
         bounds = f"in {lo}..{hi}"
-    else:
-        bounds = " ".join(f"{op} {schema[k]}" for k, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<=")) if k in schema)
-    if "exclusiveMinimum" in schema and hi is not None:
-        bounds = f"> {schema['exclusiveMinimum']} and <= {hi}"
-    return " ".join(x for x in (kind, bounds) if x) or "see schemas/config.schema.yaml"
+    elif xlo is not None:
+        bounds = f"> {xlo}" + (f" and <= {hi}" if hi is not None else "")
+    elif lo is not None:
+        bounds = f">= {lo}"
+    elif hi is not None:
+        bounds = f"<= {hi}"
+    if kinds == "string":
+        if "maxLength" in schema:
+            bounds = f"of at most {schema['maxLength']} characters"
+        elif schema.get("minLength"):
+            kind = "a non-empty string"
+        if "pattern" in schema:
+            bounds = " ".join(x for x in (bounds, f"matching {schema['pattern']}") if x)
+    if kinds == "array":
+        n = schema.get("maxItems")
+        items = _allowed(schema["items"], root) if isinstance(schema.get("items"), dict) else ""
+        kind = "a list" + (f" of up to {n}" if n else "") + (f" entries, each {items}" if items and n else f" of {items}" if items else "")
+    if kinds == "object" and schema.get("required"):
+        kind = f"a mapping with keys {', '.join(schema['required'])}"
+    return " ".join(x for x in (kind, bounds) if x)
+
+
+def _described(schema: dict[str, Any], where: str) -> str:
+    """" (<key>: <description>)" when the schema describes the key, else ""."""
+    text = schema.get("description")
+    if not text:
+        return ""
+    text = " ".join(str(text).split())
+    return f" ({where.rsplit('.', 1)[-1]}: {text if len(text) <= 100 else text[:97] + '...'})"
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
@@ -90,30 +122,85 @@ def non_finite(node: Any, path: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], 
     return None
 
 
+# Size limits on any string and list of a config (the schema bounds what it names; these bound the rest)
+MAX_STRING = 4096  # a path of PATH_MAX
+MAX_LIST = 100_000
+MAX_SPECS = 100
+
+
+def too_big(node: Any, path: tuple[Any, ...] = ()) -> str | None:
+    """A one-line message for the first string, key or list of the config beyond the size limits, or None."""
+    if isinstance(node, str) and len(node) > MAX_STRING:
+        return f"{_where(path)} = {brief(node)} is too long; use at most {MAX_STRING} characters."
+    if isinstance(node, list) and len(node) > MAX_LIST:
+        return f"{_where(path)} = {brief(node)} is too long; give at most {MAX_LIST} entries."
+    if path == ("quantization", "specs") and isinstance(node, list) and len(node) > MAX_SPECS:
+        return f"quantization.specs lists {len(node)} specs; give at most {MAX_SPECS} (each one is a quantization of every subset)."
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for k, v in items:
+        if isinstance(k, str) and len(k) > 100:
+            return f"unknown key {brief(k, 40)} in {_where(path)}; keys are short names (see schemas/config.schema.yaml)."
+        found = too_big(v, (*path, k))
+        if found:
+            return found
+    return None
+
+
 def schema_errors(cfg: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     bad = non_finite(cfg)
     if bad:
         return [f"{_where(bad[0])} = {bad[1]} is not allowed; use a finite number."]
+    big = too_big(cfg)
+    if big:
+        return [big]
     validator = StrictValidator(schema)
     msgs = []
     for err in sorted(validator.iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path))):
         where = _where(err.absolute_path)
+        value = brief(err.instance)
         if err.validator == "type" and isinstance(err.instance, float) and err.instance.is_integer() and "integer" in str(err.validator_value):
-            msgs.append(f"{where} = {err.instance!r} is not allowed; write a whole number without a decimal point ({int(err.instance)}).")
+            msgs.append(f"{where} = {value} is not allowed; write a whole number without a decimal point ({int(err.instance)}).")
         elif err.validator == "additionalProperties":
-            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            extra = sorted(map(str, set(err.instance) - set(err.schema.get("properties", {}))))
             allowed = ", ".join(sorted(err.schema.get("properties", {})))
-            msgs.append(f"unknown key {'/'.join(extra)} in {where}; allowed keys: {allowed}.")
+            dotted = next((k for k in extra if "." in k), None)
+            if dotted:
+                head, rest = dotted.split(".", 1)
+                msgs.append(f"unknown key {brief(dotted, 40)} in {where}; Snakemake does not split dotted keys, so nest it ({head}: {{{rest}: ...}}) in a --configfile.")
+            else:
+                msgs.append(f"unknown key {'/'.join(k if len(k) <= 40 else brief(k, 40) for k in extra[:3])} in {where}; allowed keys: {allowed}.")
         elif err.validator == "required":
             msgs.append(f"{where} is missing {err.message.split(' is a required')[0]}.")
         else:
             sub = _resolve(err.schema, schema)
-            if err.validator in ("oneOf", "enum", "pattern"):
-                pass
-            elif err.parent is None and "oneOf" not in sub:
-                sub = {k: v for k, v in sub.items() if k != "description"} or sub
-            msgs.append(f"{where} = {err.instance!r} is not allowed; it must be {_allowed(_resolve(sub, schema))}.")
+            node = _key_schema(schema, list(err.absolute_path)) or sub  # its description sits beside a $ref
+            msg = f"{where} = {value} is not allowed; use {_allowed(sub, schema)}"
+            described = _described(node, where)
+            # the description only where the line stays short (with "config error: " and "(N more ...)")
+            msgs.append(f"{msg}{described if len(msg) + len(described) <= _SCHEMA_LINE else ''}.")
     return msgs
+
+
+def _key_schema(schema: dict[str, Any], path: list[Any]) -> dict[str, Any] | None:
+    """The schema node of the config key at `path` (through properties, items and $refs)."""
+    node = schema
+    for p in path:
+        node = _resolve(node, schema) if "properties" not in node and "items" not in node else node
+        if isinstance(p, int):
+            node = node.get("items")
+        else:
+            node = node.get("properties", {}).get(p)
+        if not isinstance(node, dict):
+            return None
+    return node
+
+
+def _exists(path: str | os.PathLike, dir: bool = False) -> bool:
+    """Path.is_file/is_dir, False (not a traceback) for a name the OS refuses (too long, NUL)."""
+    try:
+        return Path(path).is_dir() if dir else Path(path).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def num_classes(dataset: dict[str, Any], layout: Any = None) -> int | None:
@@ -159,8 +246,8 @@ def _dataset_errors(ds: dict[str, Any]) -> tuple[list[str], Any]:
         msgs.append(f"dataset.num_classes = {ds['num_classes']} exceeds the {DATASET_CLASSES[ds['name']]} classes of {ds['name']}.")
     if ds["name"] in ("cifar100", "cifar10") and not ds.get("download", True):
         root = Path(ds.get("root") or "data")
-        if not root.is_dir():
-            msgs.append(f"dataset.root = {str(root)!r} does not exist and dataset.download is false; set download: true or give the folder.")
+        if not _exists(root, dir=True):
+            msgs.append(f"dataset.root = {brief(str(root))} does not exist and dataset.download is false; set download: true or give the folder.")
     return msgs, layout
 
 
@@ -181,10 +268,10 @@ def _model_errors(m: dict[str, Any], n: int | None) -> list[str]:
     if m["source"].startswith("file:"):
         path = Path(m["source"][5:])
         side = path.with_suffix(".json")
-        if not path.is_file():
-            msgs.append(f"model.source file {str(path)!r} does not exist; give the path of a laq .safetensors checkpoint.")
-        elif not side.is_file():
-            msgs.append(f"model.source file {str(path)!r} has no sidecar {side.name}; give a checkpoint written by laq (with its .json).")
+        if not _exists(path):
+            msgs.append(f"model.source file {brief(str(path))} does not exist; give the path of a laq .safetensors checkpoint.")
+        elif not _exists(side):
+            msgs.append(f"model.source file {brief(str(path))} has no sidecar {side.name}; give a checkpoint written by laq (with its .json).")
         else:
             # the sidecar is data: checked here, at dry-run time, before any job could build what it names
             try:
@@ -297,12 +384,53 @@ def _reference_errors(cfg: dict[str, Any]) -> list[str]:
     names = [s["name"] for s in cfg["quantization"]["specs"]]
     msgs = []
     if ref["spec"] not in names:
-        msgs.append(f"reference.spec = {ref['spec']!r} is not a quantization spec; use one of {', '.join(names)}.")
-    if not Path(ref["seed_log"]).is_file():
-        msgs.append(f"reference.seed_log = {ref['seed_log']!r} does not exist; the seed's logs are in resources/seed/ (run from the repository root).")
+        msgs.append(f"reference.spec = {brief(ref['spec'])} is not a quantization spec; use one of {', '.join(names)}.")
+    if not _exists(ref["seed_log"]):
+        msgs.append(f"reference.seed_log = {brief(ref['seed_log'])} does not exist; the seed's logs are in resources/seed/ (run from the repository root).")
     if not cfg["subsets"].get("file"):
         msgs.append("reference needs subsets.file listing the seed log's subsets (resources/seed/subsets_resnet50.tsv), so rows can be matched.")
     return msgs
+
+
+def results_errors(results: str) -> list[str]:
+    """The results folder must be a folder this process can write in (or creatable in one), checked by
+    creating and removing a temporary file, so nothing is left behind by a dry run."""
+    import tempfile
+
+    path = Path(results)
+    name_max = 255
+    too_long = next((part for part in path.parts if len(part.encode()) > name_max), None)
+    if too_long:
+        return [f"results = {brief(results)} has a folder name longer than {name_max} bytes; use a shorter path."]
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return [f"results = {brief(results)}: {brief(str(probe))} is a file, not a folder; use another results path."]
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as e:
+        return [f"results = {brief(results)}: cannot write in {brief(str(probe))} ({e.strerror or type(e).__name__}); make it writable or set results to a writable folder."]
+    return []
+
+
+def embedder_errors(sim: dict[str, Any]) -> list[str]:
+    """A torchvision embedder's weights name must be one torchvision knows (read from its enums; no network)."""
+    embedder, weights = sim.get("embedder", "base"), sim.get("embedder_weights", "DEFAULT")
+    if not embedder.startswith("torchvision:") or weights == "DEFAULT":
+        return []
+    import torchvision
+
+    name = embedder.split(":", 1)[1]
+    try:
+        enum = torchvision.models.get_model_weights(name)
+    except (ValueError, KeyError):
+        return [f"similarity.embedder = {brief(embedder)} is not a torchvision model; use a name from torchvision.models.list_models()."]
+    known = [k for k in enum.__members__ if k != "DEFAULT"]
+    if weights not in known:
+        return [f"similarity.embedder_weights = {brief(weights)} is not a weights name of torchvision {name}; use DEFAULT or one of {', '.join(known[:8])}."]
+    return []
 
 
 def semantic_errors(cfg: dict[str, Any], base_dir: Path) -> list[str]:
@@ -310,6 +438,8 @@ def semantic_errors(cfg: dict[str, Any], base_dir: Path) -> list[str]:
 
     ds = cfg["dataset"]
     msgs, layout = _dataset_errors(ds)
+    msgs += results_errors(cfg["results"])
+    msgs += embedder_errors(cfg["similarity"])
     n = num_classes(ds, layout)
     msgs += _model_errors(cfg["model"], n)
     msgs += _subset_errors(cfg, n)
@@ -363,10 +493,13 @@ def validate_config(cfg: dict[str, Any], base_dir: str | os.PathLike = ".") -> d
     schema = with_methods(yaml.safe_load(SCHEMA.read_text()))
     msgs = schema_errors(cfg, schema)
     if not msgs:
-        msgs = semantic_errors(cfg, Path(base_dir))
+        try:
+            msgs = semantic_errors(cfg, Path(base_dir))
+        except OSError as e:  # a path the OS refuses (a name over 255 bytes, a NUL) wherever the config names one
+            msgs = [f"a path in the config cannot be used ({e.strerror or type(e).__name__}: {brief(e.filename)}); shorten or correct it."]
     if msgs:
         more = f" ({len(msgs) - 1} more problem(s) after fixing this one)" if len(msgs) > 1 else ""
-        raise LaqError(f"config error: {msgs[0]}{more}")
+        raise LaqError(one_line(f"config error: {msgs[0]}{more}"))
     return cfg
 
 

@@ -25,7 +25,11 @@ class LaqError(Exception):
     """An error the user can act on; the message is one sentence naming the problem and the fix."""
 
 
-MAX_LINE = 300  # every one-line error stays readable: long values are shown by length and first items
+# Every one-line error stays readable: values are shown by `brief` (length and first items), so a line
+# is at most MAX_LINE characters besides the file paths it names; `one_line` cuts anything longer than
+# MAX_WITH_PATHS as a last resort (paths are kept whole up to that).
+MAX_LINE = 300
+MAX_WITH_PATHS = 1000
 
 
 def brief(value: Any, limit: int = 60) -> str:
@@ -36,15 +40,28 @@ def brief(value: Any, limit: int = 60) -> str:
     if len(text) <= limit:
         return text
     if isinstance(value, (list, tuple, dict, set, frozenset)):
-        items = list(value)[:3]
-        head = ", ".join(brief(x, 12) for x in items)
+        head = ", ".join(_item(x) for x in list(value)[:3])
         return f"a {type(value).__name__} of {len(value)} items [{head}, ...]"
     if isinstance(value, str):
         return f"a string of {len(value)} characters {value[:limit - 30]!r}..."
     return text[: limit - 3] + "..."
 
 
-def one_line(msg: str, limit: int = MAX_LINE) -> str:
+def _item(x: Any) -> str:
+    """One short item of a long container: nested containers and long strings elided."""
+    if isinstance(x, np.generic):
+        x = x.item()
+    text = repr(x)
+    if len(text) <= 12:
+        return text
+    if isinstance(x, dict):
+        return "{...}"
+    if isinstance(x, (list, tuple, set, frozenset)):
+        return "[...]"
+    return text[:9] + "..."
+
+
+def one_line(msg: str, limit: int = MAX_WITH_PATHS) -> str:
     """`msg` on one line of at most `limit` characters (the end, which says what to do, is kept)."""
     msg = " ".join(str(msg).split())
     if len(msg) <= limit:

@@ -44,6 +44,26 @@ def load_arrays(path: str) -> dict[str, np.ndarray]:
         raise LaqError(f"array file {path} is missing or corrupted ({e}); {rebuild_hint(path)}.") from None
 
 
+def read_correct(path: str | os.PathLike, table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The per-image correctness file of a spec (`eval/<model>/spec-<spec>_correct.safetensors`), checked
+    against its table: for every subset, quantized variant and mode a uint8 array of 0/1 with one row per
+    draw of the table and the same number of images for every variant of the subset."""
+    arrays = load_arrays(str(path))
+    made = [v for v in QUANTIZED_VARIANTS if f"{v}_top1_all" in table.columns]
+    for sid, rows in table.groupby("subset", sort=False):
+        n = None
+        for v in made:
+            for mode in ("all", "sub"):
+                key = f"{sid}/{v}/top1_{mode}"
+                a = arrays.get(key)
+                if a is None:
+                    raise LaqError(f"correctness file {path} lacks {key}; {rebuild_hint(path)}.")
+                if a.dtype != np.uint8 or a.ndim != 2 or a.shape[0] != len(rows) or (n is not None and a.shape[1] != n) or (a > 1).any():
+                    raise LaqError(f"correctness file {path}: {key} is {a.dtype} {a.shape}, not 0/1 uint8 of {len(rows)} draws x images; {rebuild_hint(path)}.")
+                n = a.shape[1]
+    return arrays
+
+
 def save_logits(path: str, logits: np.ndarray, labels: np.ndarray) -> None:
     save_arrays(path, {"logits": logits.astype(np.float32), "labels": labels.astype(np.int64)})
 

@@ -1,11 +1,11 @@
-from laq.tables import read_table
 from laq.stats import decomposition_statistics, gain_statistics, write_statistics
-from laq.tables import load_arrays
+from laq.tables import read_correct, read_table
 from laq.workflow import job
 
 with job(snakemake) as log:
     inp, out = snakemake.input, snakemake.output
-    table, correct = read_table(inp.table), load_arrays(inp.correct)
+    table = read_table(inp.table)
+    correct = read_correct(inp.correct, table)
     summary, tests = gain_statistics(table, correct, seed=snakemake.params.seed)
     write_statistics(summary, out.gains)
     write_statistics(tests, out.mcnemar)

@@ -288,7 +288,7 @@ TABLE_CASES = {
     "accuracy-text": (lambda t: t.assign(original_top5_sub="x"), "original_top5_sub = 'x'"),
     "accuracy-blank": (_cell(3, "finetuned_top1_sub", np.nan), "line 5, column finetuned_top1_sub = nan"),
     "distance-negative": (_cell(0, "dist_median", -1.0), "dist_median = -1.0"),
-    "column-missing": (lambda t: t.drop(columns="quant_mismatched_top1_all"), "quant_mismatched_top1_all missing"),
+    "column-missing": (lambda t: t.drop(columns="quant_aware_top5_sub"), "quant_aware_top5_sub missing"),
     "repeated-row": (_cell(1, "draw", 0), "line 3 repeats subset random-k2-00 draw 0"),
     "no-rows": (lambda t: t.iloc[:0], "has no rows"),
 }
@@ -496,3 +496,37 @@ def test_a_repeated_log_row_is_the_next_draw_of_the_same_subset_everywhere(tmp_p
     cmp = compare(df, df)  # each log row against the subset's mean over its two rows
     rows = cmp[(cmp["variant"] == "quant_aware") & (cmp["metric"] == "top1_all")].set_index("seed_row")
     assert rows.loc[18, "ours"] == rows.loc[27, "ours"] == pytest.approx(mean)
+
+
+# ------------------------------------------------------------------------------ per-image correctness
+
+
+@pytest.mark.parametrize("case, expect", [
+    ("missing-key", "lacks random-k2-01/quant_agnostic/top1_sub"),
+    ("wrong-draws", "uint8 (3, 7), not 0/1 uint8 of 2 draws"),
+    ("not-binary", "not 0/1 uint8"),
+    ("float", "float32 (2, 7), not 0/1"),
+])
+def test_damaged_correctness_files_are_refused(tmp_path, case, expect):
+    from laq.design import QUANTIZED_VARIANTS
+    from laq.tables import read_correct, save_arrays
+
+    table = _table(tmp_path)
+    arrays = {f"{s}/{v}/top1_{m}": np.ones((2, 7), np.uint8) for s in table["subset"].unique() for v in QUANTIZED_VARIANTS for m in ("all", "sub")}
+    path = tmp_path / "spec-g3_correct.safetensors"
+    save_arrays(str(path), arrays)
+    assert len(read_correct(path, table)) == len(arrays)  # control
+    key = "random-k2-01/quant_agnostic/top1_sub"
+    if case == "missing-key":
+        del arrays[key]
+    elif case == "wrong-draws":
+        arrays[key] = np.ones((3, 7), np.uint8)
+    elif case == "not-binary":
+        arrays[key] = np.full((2, 7), 2, np.uint8)
+    else:
+        arrays[key] = np.ones((2, 7), np.float32)
+    save_arrays(str(path), arrays)
+    with pytest.raises(LaqError) as e:
+        read_correct(path, table)
+    msg = one_line(e, names=str(path))
+    assert expect in msg and REBUILD in msg
