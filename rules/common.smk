@@ -6,7 +6,7 @@ from snakemake.utils import update_config
 
 from laq import owner
 from laq.config import typed_overrides, validate_config
-from laq.design import check_conditions, quantized_runs
+from laq.design import VARIANT_LABELS, check_conditions, quantized_runs, variants_for
 from laq.download import jobs_offline
 from laq.io import LaqError
 import laq.params as needs  # each rule's params: what it reads, without options the setting ignores
@@ -50,6 +50,7 @@ GPU = 1 if config["device"] in ("cuda", "auto") else 0
 
 DRAWS = config["quantization"]["draws"]
 CONDITIONS = list(check_conditions(config["quantization"].get("conditions")))  # validated with the config
+SERIES = [VARIANT_LABELS[v] for v in variants_for(CONDITIONS)]  # the figures' series, in the design's order
 QUANT_RUNS = quantized_runs(DRAWS, CONDITIONS)  # (variant, draw) made by each quantize job, in output order
 
 

@@ -27,6 +27,7 @@ rule plot_accuracy:
     params:
         rc=config["plots"].get("rc", {}),
         seed=config["seed"],
+        series=SERIES,  # the caption names the run's variants
     script:
         "../scripts/plot_accuracy.py"
 

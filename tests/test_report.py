@@ -9,9 +9,14 @@ import re
 
 from conftest import REPO, run_snakemake
 
-from laq.design import VARIANT_LABELS
+import yaml
+
+from laq.design import VARIANT_LABELS, variants_for
 
 SMOKE = str(REPO / "presets" / "smoke.yaml")
+# the conditions the smoke run makes: the preset's, else the default config's
+SMOKE_CONDITIONS = (yaml.safe_load(open(SMOKE)).get("quantization", {}).get("conditions")
+                    or yaml.safe_load(open(REPO / "config.yaml"))["quantization"].get("conditions"))
 
 
 def _script_var(page: str, name: str):
@@ -54,7 +59,7 @@ def test_report_reads_in_order_with_proofread_captions(smoke_run, tmp_path):
         assert "{{" not in caption and "{%" not in caption and "System Message" not in caption, name
         assert r["labels"], f"{name} has no labels"
     series = {
-        "tiny_gpfq4_all_median.png": list(VARIANT_LABELS.values()),
+        "tiny_gpfq4_all_median.png": [VARIANT_LABELS[v] for v in variants_for(SMOKE_CONDITIONS)],
         "tiny_gpfq4_quant_drop.png": ["label-aware", "label-agnostic", "mismatched", "fine-tuned"],
         "tiny_gpfq4_aware_gain.png": ["all classes", "outside the subset"],
     }
