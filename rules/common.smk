@@ -19,9 +19,10 @@ SPEC_NAMES = list(SPECS)
 SUBSET_IDS = subset_ids(config["subsets"].get("count", {}), config["subsets"]["size"])
 if config["subsets"].get("file"):
     try:
+        FILE_SIZE = sizes_of(config["subsets"]["size"])[0]  # validated: one size with a subsets file
         SUBSET_IDS += [
-            f"file-k{sizes_of(config['subsets']['size'])[0]}-{i:02d}"
-            for i in range(len(read_subsets_file(config["subsets"]["file"], None, size=sizes_of(config["subsets"]["size"])[0])))
+            f"file-k{FILE_SIZE}-{i:02d}"
+            for i in range(len(read_subsets_file(config["subsets"]["file"], None, size=FILE_SIZE)))
         ]
     except LaqError as e:
         sys.exit(f"config error: {e}")
