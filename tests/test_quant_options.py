@@ -237,7 +237,8 @@ def test_quantize_subset_per_layer_records_each_layers_batch(tmp_path):
     for (variant, _), path in outputs.items():
         cal = read_json(path[: -len(".safetensors")] + ".json")["quantization"]["calibration"]
         assert cal["mode"] == "per_layer" and len(cal["layer_indices"]) == 10  # ResNet-8: 9 convs + fc
-        assert all(len(b) == 6 == len(set(b)) for b in cal["layer_indices"])
+        n = round(6 * 8 / 3) if variant == "quant_density" else 6  # density-matched: N * C / k per batch
+        assert all(len(b) == n == len(set(b)) for b in cal["layer_indices"])
         seen = {int(labels[i]) for b in cal["layer_indices"] for i in b}
         assert seen == set(cal["image_classes"]) and seen <= set(cal["pool_classes"])
         if variant in ("quant_aware", "finetuned_quant"):
