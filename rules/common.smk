@@ -6,7 +6,7 @@ from laq.config import validate_config
 from laq.design import check_conditions, quantized_runs
 from laq.io import LaqError, config_hash
 from laq.paths import Paths, layer_table, sidecar, svg
-from laq.subsets import counts_before, read_subsets_file, sizes_of, subset_ids
+from laq.subsets import read_subsets_file, sizes_of, subset_ids
 
 try:
     validate_config(config, workflow.basedir)

@@ -14,8 +14,6 @@ rule subset:
         seed=config["seed"],
         size=config["subsets"]["size"],
         file=config["subsets"].get("file"),
-        # the overlap cap holds against the subsets before this one: their counts are what it depends on
-        counts=lambda wc: {} if wc.subset.startswith("file-") else counts_before(config["subsets"]["count"], wc.subset),
         max_jaccard=config["subsets"].get("max_jaccard", 1.0),
     script:
         "../scripts/make_subset.py"
