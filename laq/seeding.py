@@ -1,6 +1,6 @@
 """The one rule of randomness: every random choice draws from a stream keyed on (seed, *keys).
 
-Keys name what is being drawn and for whom, e.g. ("calibration", subset, spec, condition, draw), so a
+Keys name what is being drawn and for whom, e.g. ("calibration", subset, condition, draw), so a
 draw never depends on the order jobs run in, on Python's hash randomisation or on other draws.
 numpy and torch are imported lazily: light jobs use this module without importing torch.
 """

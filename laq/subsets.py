@@ -150,85 +150,64 @@ def manifest_from_classes(
 def _cap_error(subset_id: str, found: int, max_jaccard: float) -> LaqError:
     strategy, size, _ = parse_subset_id(subset_id)
     return LaqError(
-        f"{subset_id}: only {found} {strategy} subsets of {size} classes can be found that overlap the earlier subsets "
+        f"{subset_id}: only {found} {strategy} subsets of {size} classes can be found that overlap the earlier ones "
         f"by Jaccard <= {max_jaccard:g} (and repeat none); lower subsets.count.{strategy} or raise subsets.max_jaccard."
     )
 
 
 def generate_subsets(
-    kl: np.ndarray, size: int, counts: dict[str, int], *, seed: int, max_jaccard: float = 1.0, until: str | None = None
+    kl: np.ndarray, size: int, counts: dict[str, int], *, seed: int, max_jaccard: float = 1.0
 ) -> list[tuple[str, list[int], int | None]]:
     """(id, classes in picking order, start class or None) of every generated subset of `size` classes,
-    in `subset_ids` order, stopping after `until` if given.
+    in `subset_ids` order.
 
-    Each subset is drawn under the overlap cap against all subsets before it in that order (every
-    strategy): at most `max_shared(size, max_jaccard)` classes in common with any of them, so no
-    two have a Jaccard index above `max_jaccard`, and none repeats another. Greedy subsets try start
-    classes in a seeded order (the cap applies while they grow; a start that cannot complete is
-    skipped); random subsets are redrawn (seeded) until one fits. Determined by (kl, size, counts,
-    seed, max_jaccard) alone, so every subset job computes the same list.
+    Each subset is drawn under the overlap cap against the earlier subsets of its own strategy: at
+    most `max_shared(size, max_jaccard)` classes in common with any of them, so no two have a Jaccard
+    index above `max_jaccard`, and none repeats another. Greedy subsets try start classes in a seeded
+    order (the cap applies while they grow; a start that cannot complete is skipped); random subsets
+    are redrawn (seeded) until one fits. Strategies do not constrain each other (similar and
+    dissimilar subsets barely overlap by construction, random ones by chance), so raising one
+    strategy's count adds subsets without changing any existing one; the realized overlap across
+    strategies is reported by `overlap_report`.
     """
     kl = np.asarray(kl, dtype=np.float64)
     c = kl.shape[0]
     shared = max_shared(size, max_jaccard)
     grow_limit = shared if max_jaccard < 1 else None  # uncapped: only repeats are skipped, as a whole
     done: list[tuple[str, list[int], int | None]] = []
-    taken: list[list[int]] = []
-
-    def fits(classes: Sequence[int]) -> bool:
-        s = set(classes)
-        return all(len(s.intersection(t)) <= shared for t in taken)
-
     for strategy in STRATEGIES:
-        n = int(counts.get(strategy, 0) or 0)
+        taken: list[list[int]] = []
         if strategy == "random":
             gen = rng(seed, "subsets", "random", size)
         else:
             starts = iter(rng(seed, "subsets", strategy, size).permutation(c))
-        for index in range(n):
+        for index in range(int(counts.get(strategy, 0) or 0)):
             sid = f"{strategy}-k{size}-{index:02d}"
             picked, start = None, None
             if strategy == "random":
                 for _attempt in range(_MAX_DRAWS):
                     draw = [int(j) for j in gen.choice(c, size=size, replace=False)]
-                    if fits(draw):
+                    if all(len(set(draw).intersection(t)) <= shared for t in taken):
                         picked = draw
                         break
             else:
                 for s in starts:
                     got = greedy_subset(kl, size, int(s), strategy == "similar", taken=taken, shared=grow_limit)
-                    if got is not None and fits(got):
+                    if got is not None and all(len(set(got).intersection(t)) <= shared for t in taken):
                         picked, start = got, int(s)
                         break
             if picked is None:
                 raise _cap_error(sid, index, max_jaccard)
             done.append((sid, picked, start))
             taken.append(picked)
-            if sid == until:
-                return done
     return done
 
 
-def counts_before(counts: dict[str, int], subset_id: str) -> dict[str, int]:
-    """The subsets.count entries that fix `subset_id` and the subsets before it in `subset_ids` order
-    (the earlier strategies' counts and its own index + 1): what its job depends on."""
-    strategy, _, index = parse_subset_id(subset_id)
-    before = STRATEGIES[: STRATEGIES.index(strategy)]
-    return {**{s: int(counts.get(s, 0) or 0) for s in before}, strategy: index + 1}
-
-
 def make_subset(
-    kl: np.ndarray,
-    class_names: Sequence[str],
-    subset_id: str,
-    *,
-    seed: int,
-    counts: dict[str, int] | None = None,
-    max_jaccard: float = 1.0,
+    kl: np.ndarray, class_names: Sequence[str], subset_id: str, *, seed: int, max_jaccard: float = 1.0
 ) -> dict[str, Any]:
-    """The manifest of `subset_id` (similar/dissimilar/random), determined by (kl, seed, counts,
-    max_jaccard, id) alone; `counts` (subsets.count) fixes the subsets before it that it must not
-    overlap (without it, only the subsets of its own strategy before it)."""
+    """The manifest of `subset_id` (similar/dissimilar/random), determined by (kl, seed, max_jaccard,
+    id) alone: the subsets of its strategy before it are generated again to hold the overlap cap."""
     strategy, size, index = parse_subset_id(subset_id)
     kl = np.asarray(kl, dtype=np.float64)
     c = kl.shape[0]
@@ -236,8 +215,7 @@ def make_subset(
         raise LaqError(f"subset {subset_id} comes from subsets.file; build it with read_subsets_file and manifest_from_classes.")
     if not 2 <= size <= c:
         raise LaqError(f"subset {subset_id} asks for {size} classes but there are {c}; use a size of 2..{c}.")
-    counts = counts_before(counts or {}, subset_id)
-    sid, picked, start = generate_subsets(kl, size, counts, seed=seed, max_jaccard=max_jaccard, until=subset_id)[-1]
+    _, picked, start = generate_subsets(kl, size, {strategy: index + 1}, seed=seed, max_jaccard=max_jaccard)[-1]
     return manifest_from_classes(kl, class_names, subset_id, picked, seed=seed, start=start)
 
 

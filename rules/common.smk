@@ -11,7 +11,7 @@ from laq.download import jobs_offline
 from laq.io import LaqError
 import laq.params as needs  # each rule's params: what it reads, without options the setting ignores
 from laq.paths import Paths, layer_table, sidecar, svg
-from laq.subsets import counts_before, read_subsets_file, sizes_of, subset_ids
+from laq.subsets import read_subsets_file, sizes_of, subset_ids
 
 # `--config "finetune={epochs: 2}"` arrives with '2' as a string: type nested values as a config file would
 update_config(config, typed_overrides(dict(workflow.config_settings.config)))
@@ -34,11 +34,10 @@ SPEC_NAMES = list(SPECS)
 SUBSET_IDS = subset_ids(config["subsets"].get("count", {}), config["subsets"]["size"])
 if config["subsets"].get("file"):
     try:
+        FILE_SIZE = sizes_of(config["subsets"]["size"])[0]  # validated: one size with a subsets file
         SUBSET_IDS += [
-            f"file-k{sizes_of(config['subsets']['size'])[0]}-{i:02d}"
-            for i in range(
-                len(read_subsets_file(config["subsets"]["file"], None, size=sizes_of(config["subsets"]["size"])[0]))
-            )
+            f"file-k{FILE_SIZE}-{i:02d}"
+            for i in range(len(read_subsets_file(config["subsets"]["file"], None, size=FILE_SIZE)))
         ]
     except LaqError as e:
         sys.exit(f"config error: {e}")

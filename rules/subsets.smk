@@ -13,8 +13,6 @@ rule subset:
     params:
         seed=config["seed"],
         size=config["subsets"]["size"],
-        # the overlap cap holds against the subsets before this one: their counts are what it depends on
-        counts=lambda wc: {} if wc.subset.startswith("file-") else counts_before(config["subsets"]["count"], wc.subset),
         max_jaccard=config["subsets"].get("max_jaccard", 1.0),
     script:
         "../scripts/make_subset.py"

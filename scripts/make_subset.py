@@ -11,7 +11,7 @@ with job(snakemake) as log:
         classes = read_subsets_file(snakemake.input.file, names, size=sizes_of(p.size)[0])[int(sid.rsplit("-", 1)[1])]
         manifest = manifest_from_classes(kl, names, sid, classes, seed=p.seed)
     else:
-        manifest = make_subset(kl, names, sid, seed=p.seed, counts=p.counts, max_jaccard=p.max_jaccard)
+        manifest = make_subset(kl, names, sid, seed=p.seed, max_jaccard=p.max_jaccard)
     log.info("%s: %s (median distance %.3f)", sid, ", ".join(manifest["class_names"]), manifest["dist_median"])
     manifest["provenance"] = provenance(dict(p.items()), dict(snakemake.input.items()))
     write_json(snakemake.output[0], manifest)

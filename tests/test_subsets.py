@@ -214,15 +214,18 @@ def test_overlap_cap_holds_between_every_pair_of_generated_subsets(cap, seed):
     counts = {"similar": 4, "dissimilar": 4, "random": 4}
     got = generate_subsets(kl, 6, counts, seed=seed, max_jaccard=cap)
     assert [sid for sid, _, _ in got] == subset_ids(counts, 6)
-    sets = [c for _, c, _ in got]
-    assert all(len(set(c)) == 6 for c in sets)
-    worst = max(jaccard(a, b) for i, a in enumerate(sets) for b in sets[i + 1 :])
-    assert worst <= cap
+    assert all(len(set(c)) == 6 for _, c, _ in got)
+    for strategy in counts:  # the cap holds between every two subsets of a strategy
+        sets = [c for sid, c, _ in got if sid.startswith(strategy)]
+        assert max(jaccard(a, b) for i, a in enumerate(sets) for b in sets[i + 1 :]) <= cap
     # every job computes the same list: make_subset of each id returns its entry
     for sid, classes, _ in got:
-        assert make_subset(kl, [f"c{i}" for i in range(40)], sid, seed=seed, counts=counts, max_jaccard=cap)["classes"] == sorted(classes)
+        assert make_subset(kl, NAMES40, sid, seed=seed, max_jaccard=cap)["classes"] == sorted(classes)
     report = overlap_report([{"id": sid, "strategy": sid.split("-")[0], "classes": sorted(c)} for sid, c, _ in got])
-    assert report["by_size"]["6"]["max_jaccard"] == pytest.approx(worst) and report["by_size"]["6"]["pairs"] == 66
+    every = [jaccard(a, b) for i, (_, a, _) in enumerate(got) for _, b, _ in got[i + 1 :]]
+    assert report["by_size"]["6"]["max_jaccard"] == pytest.approx(max(every)) and report["by_size"]["6"]["pairs"] == 66
+    assert report["by_size"]["6"]["pairs_sharing_classes"] == sum(j > 0 for j in every)
+    assert report["by_size"]["6"]["by_strategies"]["dissimilar/dissimilar"]["max_jaccard"] <= cap
 
 
 def test_uncapped_dissimilar_subsets_overlap_and_the_cap_spreads_them():
@@ -234,8 +237,10 @@ def test_uncapped_dissimilar_subsets_overlap_and_the_cap_spreads_them():
     assert max(pairs(free)) > 0.2 >= max(pairs(capped))
     # still dissimilar: each capped subset spans several of the 4 blocks
     assert all(len({c % 4 for c in s}) >= 3 for s in capped)
-    # without counts, a subset depends on its own strategy's earlier subsets only: the same as uncapped
+    # uncapped (make_subset's default) is the generation without the cap
     assert [set(make_subset(kl, NAMES40, f"dissimilar-k6-{i:02d}", seed=0)["classes"]) for i in range(4)] == free
+    # raising a count adds subsets and changes none before them
+    assert [set(c) for _, c, _ in generate_subsets(kl, 6, {"dissimilar": 6}, seed=0, max_jaccard=0.2)][:4] == capped
 
 
 def test_an_infeasible_cap_is_a_one_line_error():
