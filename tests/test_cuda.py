@@ -6,7 +6,13 @@ the CPU's codes exactly; float32 runs (TF32 off, as laq quantizes) agree on most
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
+
+# a GPU box may lack tqdm / jsonschema: benchmarks/gpu_check.py puts in stand-ins on import, before laq loads
+_gc = importlib.util.spec_from_file_location("gpu_check", Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py")
+_gc.loader.exec_module(importlib.util.module_from_spec(_gc))
 
 import numpy as np
 import pytest
