@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from laq.compute import device_statement
 from laq.design import GAINS, VARIANT_LABELS
 from laq.stats import OVERLAP_NOTE
 from laq.tables import spec_label
@@ -278,7 +279,9 @@ def findings(
         f"independent calibration draws of {calibration_images} images per condition; base model {model}: "
         f"{float(base_metrics['top1']):.1f} % top-1 over all {len(base_metrics.get('per_class_top1', {})) or '?'} classes of {dataset}."
     )
-    out = [Section("Design", [design, f"Caveat: {OVERLAP_NOTE}; McNemar tests are per subset and draw, on that subset's test images."])]
+    devices = device_statement(pd.concat([sp.table for sp in specs], ignore_index=True))
+    out = [Section("Design", [design, devices,
+                              f"Caveat: {OVERLAP_NOTE}; McNemar tests are per subset and draw, on that subset's test images."])]
     for i, spec in enumerate(specs):
         label = f"{spec.name} ({spec_label(spec.table)})"
         sec = Section(f"{label}{' — headline' if i == 0 else ''}")
