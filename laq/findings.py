@@ -108,7 +108,7 @@ def gain_sentence(row: pd.Series, text: str, spec_text: str) -> str:
     what = f"calibrating on the subset's own classes {text} ({MODE_TEXT[row['mode']]})"
     p = float(row["wilcoxon_p"]) if row["wilcoxon_p"] is not None else math.nan
     if detected(row["ci_low"], row["ci_high"]):
-        verb = "raised" if row["mean_pp"] > 0 else "lowered"
+        verb = "raised" if row["mean_pp"] > 0 else "changed"  # "changed top-1 by -1.0 pp", not "lowered by -1.0"
         s = f"{spec_text}: {what} {verb} top-1 by {nums}"
         # The two tests can disagree; say so rather than let either speak alone.
         return s + ("; the Wilcoxon test over subsets does not confirm it." if p >= 0.05 else ".") + _class_clause(row)
@@ -163,7 +163,7 @@ def control_sentences(gains: pd.DataFrame, gain: str, spec_text: str) -> list[st
         if not _has(gains, f"{gain}_{suffix}"):
             continue
         r = _row(gains, f"{gain}_{suffix}", "all")
-        state = (("raised" if r["mean_pp"] > 0 else "lowered") + " top-1 by") if detected(r["ci_low"], r["ci_high"]) else \
+        state = (("raised" if r["mean_pp"] > 0 else "changed") + " top-1 by") if detected(r["ci_low"], r["ci_high"]) else \
             "made no detected difference:"
         s = (f"{spec_text}: against the label-agnostic model {text}, which reaches {r['subtrahend_top1']:.1f} % top-1, "
              f"label-aware calibration (all outputs, {r['minuend_top1']:.1f} %) {state} {_pp(r['mean_pp'])} "

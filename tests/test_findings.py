@@ -25,7 +25,7 @@ def test_gain_sentence_wording_follows_the_interval():
     s = gain_sentence(gain_row(1.234, 0.41, 2.07), "against calibration on all classes", "At g2")
     assert "raised top-1 by +1.2 pp [95 % CI +0.4, +2.1]" in s and "Wilcoxon p = 0.02" in s and "12 subsets × 3 draws" in s
     s = gain_sentence(gain_row(-1.0, -1.9, -0.2), "x", "At g2")
-    assert "lowered top-1 by -1.0 pp" in s
+    assert "changed top-1 by -1.0 pp" in s and "lowered" not in s  # no "lowered by -1.0"
     s = gain_sentence(gain_row(0.6, -0.3, 1.5), "x", "At g2")
     assert s.startswith("At g2: no effect detected") and "raised" not in s and "+0.6 pp [95 % CI -0.3, +1.5]" in s
     assert "draw-to-draw SD 1.2 pp" in s or "draw-to-draw SD 1.3 pp" in s
