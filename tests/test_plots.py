@@ -340,3 +340,13 @@ def test_histogram_has_no_single_bar_panel_and_heatmap_labels_are_legible(captur
     ax = captured[1].axes[0]
     sizes = [t.get_fontsize() for t in ax.get_yticklabels()]
     assert len(sizes) == c and min(sizes) >= 5.0
+
+
+def test_strategy_colours_are_not_variant_colours():
+    from matplotlib.colors import to_hex
+
+    from laq.plots.style import STRATEGY_COLOURS, VARIANT_STYLES
+
+    variants = {to_hex(s.colour) for s in VARIANT_STYLES.values()}
+    strategies = [to_hex(c) for c in STRATEGY_COLOURS.values()]
+    assert len(set(strategies)) == len(strategies) and not set(strategies) & variants

@@ -48,11 +48,12 @@ _LOOK: dict[str, tuple[str, str]] = {
 }
 VARIANT_STYLES: dict[str, VariantStyle] = {v: VariantStyle(VARIANT_LABELS[v], *_LOOK[v]) for v in VARIANTS}
 
+# Greys: strategy ticks must not read as one of the variants' colours.
 STRATEGY_COLOURS: dict[str, str] = {
-    "similar": _VERMILLION,
-    "dissimilar": _SKY,
-    "random": "#7f7f7f",
-    "file": _GREEN,
+    "similar": "#1a1a1a",
+    "dissimilar": "#808080",
+    "random": "#c4c4c4",
+    "file": "#4d4d4d",
 }
 STRATEGY_LABELS: dict[str, str] = {
     "similar": "similar classes",
