@@ -94,8 +94,10 @@ def _train(model, data, preprocess, settings, *, seed, device, progress):
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     sched = None
     if settings.schedule == "onecycle" and settings.epochs > 0:
+        total = settings.epochs * steps_per_epoch
+        # torch divides by pct_start * total - 1: at exactly 4 steps that is 0, so warm up over 0.3 instead
         sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=settings.lr, total_steps=settings.epochs * steps_per_epoch, pct_start=0.25
+            opt, max_lr=settings.lr, total_steps=total, pct_start=0.3 if total == 4 else 0.25
         )
     history = []
     first = math.nan  # the first batch's loss (before any update): the scale a diverging loss is measured against

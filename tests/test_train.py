@@ -106,3 +106,14 @@ def test_diverging_training_stops_with_one_line_naming_the_settings(lr, weight_d
         train_classifier(CifarResNet(8, 4, 4), data, pre, settings, progress=False)
     msg = str(e.value)
     assert "finetune.lr" in msg and "finetune.weight_decay" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("epochs,batch_size", [(1, 40), (2, 80), (1, 160)])  # 4, 4 and 1 steps in all
+def test_one_cycle_schedule_trains_any_number_of_steps(epochs, batch_size):
+    """torch's OneCycleLR divided by zero at exactly 4 steps (pct_start 0.25); such short runs must train."""
+    data = _toy()
+    pre = Preprocess(16, (0.5,) * 3, (0.25,) * 3)
+    torch.manual_seed(0)
+    hist = train_classifier(CifarResNet(8, 4, 4), data, pre, TrainSettings(epochs=epochs, lr=0.01, batch_size=batch_size),
+                            progress=False)
+    assert len(hist) == epochs and all(np.isfinite(h["loss"]) for h in hist)
