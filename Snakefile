@@ -21,6 +21,7 @@ wildcard_constraints:
     subset=r"(similar|dissimilar|random|file)-k\d+-\d+",
     spec="|".join(re.escape(s) for s in SPEC_NAMES),
     mode="all|sub",
+    seed=r"\d+",
 
 
 include: "rules/data.smk"
@@ -40,13 +41,12 @@ include: "rules/download.smk"
 rule all:
     default_target: True
     input:
-        P.base_metrics,
-        similarity_figures(),
-        P.subset_overlap,
-        expand(P.table, spec=SPEC_NAMES),
-        expand(P.accuracy_figure, spec=SPEC_NAMES, mode=["all", "sub"]),
-        expand(P.statistics, spec=SPEC_NAMES, mode=["all", "sub"]),
-        expand(P.mcnemar, spec=SPEC_NAMES),
-        result_figures(),
-        P.findings,
-        seed_outputs(),
+        expand(
+            [P.base_metrics, *similarity_figures(), P.subset_overlap, P.findings, *result_figures(), *seed_outputs()],
+            seed=SEEDS,
+        ),
+        expand(P.table, seed=SEEDS, spec=SPEC_NAMES),
+        expand(P.accuracy_figure, seed=SEEDS, spec=SPEC_NAMES, mode=["all", "sub"]),
+        expand(P.statistics, seed=SEEDS, spec=SPEC_NAMES, mode=["all", "sub"]),
+        expand(P.mcnemar, seed=SEEDS, spec=SPEC_NAMES),
+        pooled_outputs(),

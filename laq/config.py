@@ -70,7 +70,8 @@ def _allowed(schema: dict[str, Any], root: dict[str, Any] | None = None) -> str:
     if kinds == "array":
         n = schema.get("maxItems")
         items = _allowed(schema["items"], root) if isinstance(schema.get("items"), dict) else ""
-        kind = "a list" + (f" of up to {n}" if n else "") + (f" entries, each {items}" if items and n else f" of {items}" if items else "")
+        kind = ("a non-empty list" if schema.get("minItems") else "a list") + (f" of up to {n} entries" if n else "")
+        kind += (", all different" if schema.get("uniqueItems") else "") + (f", each {items}" if items else "")
     if kinds == "object" and schema.get("required"):
         kind = f"a mapping with keys {', '.join(schema['required'])}"
     return " ".join(x for x in (kind, bounds) if x)

@@ -266,17 +266,16 @@ def cost_distance_sentence(stats: pd.DataFrame, name: str, label: str) -> str | 
 
 def findings(
     specs: Sequence[SpecResults], base_metrics: Mapping[str, Any], *, model: str, dataset: str, calibration_images: int,
-    dose: pd.DataFrame | None = None, pooled: Mapping[str, pd.DataFrame] | None = None,
+    dose: pd.DataFrame | None = None,
 ) -> list[Section]:
-    """The findings of a run as sections of sentences, the first spec first (the headline); `dose`
-    (laq.stats.dose_response) adds a dose-response section when the run sweeps a dose, `pooled` (spec ->
-    laq.stats.pooled_gains) a section of the gains pooled over the study seeds."""
+    """The findings of one study seed as sections of sentences, the first spec first (the headline); `dose`
+    (laq.stats.dose_response) adds a dose-response section when the run sweeps a dose."""
     first = specs[0].table
     counts = first.drop_duplicates("subset")["strategy"].value_counts()
     design = (
         f"{first['subset'].nunique()} class subsets of {int(first['size'].iloc[0])} classes "
         f"({', '.join(f'{n} {s}' for s, n in counts.items())}), each quantized from {first['draw'].nunique()} "
-        f"independent calibration draws of {calibration_images} images per condition; base model {model}: "
+        f"independent calibration draws of {_calibration_text(specs, calibration_images)} per condition; base model {model}: "
         f"{float(base_metrics['top1']):.1f} % top-1 over all {len(base_metrics.get('per_class_top1', {})) or '?'} classes of {dataset}."
     )
     devices = device_statement(pd.concat([sp.table for sp in specs], ignore_index=True))
@@ -316,10 +315,23 @@ def findings(
             if s:
                 sec.bullets.append(s)
         out.append(sec)
-    for extra in (dose_section(dose) if dose is not None else None, pooled_section(pooled) if pooled else None):
-        if extra:
-            out.append(extra)
+    if dose is not None and (extra := dose_section(dose)):
+        out.append(extra)
     return out
+
+
+def _calibration_text(specs: Sequence[SpecResults], default: int) -> str:
+    """The calibration images per draw, from the tables (a spec may set its own), else `default`."""
+    per = {}
+    for sp in specs:
+        col = sp.table.get("calibration_images")
+        per[sp.name] = int(col.iloc[0]) if col is not None and len(col) and pd.notna(col.iloc[0]) else int(default)
+    if len(set(per.values())) == 1:
+        text = f"{next(iter(per.values()))} images"
+    else:
+        text = "images (" + ", ".join(f"{n} for {name}" for name, n in per.items()) + ")"
+    return text + (" (the density-matched condition: as many per class as label-aware, from all classes)"
+                   if any("quant_density_top1_all" in sp.table for sp in specs) else "")
 
 
 def falsifier_sentences(gains: pd.DataFrame) -> list[str]:
@@ -396,14 +408,40 @@ def pooled_section(pooled: Mapping[str, pd.DataFrame]) -> Section | None:
                 if pool.empty:
                     continue
                 r = pool.iloc[0]
-                state = "detected" if detected(r["ci_low"], r["ci_high"]) else "not detected"
                 seeds = ", ".join(f"seed {int(p.seed)}: {_pp(p.mean_pp)}" for p in per.itertuples())
+                if detected(r["ci_low"], r["ci_high"]):
+                    state = "detected"
+                else:
+                    m = _num(r, "mde_pp")
+                    state = "not detected" + (f"; ±{m:.2f} pp would have been detected with 80 % power by a t-test on the "
+                                              f"{int(r['n_seeds'])} seed means" if math.isfinite(m) else "")
                 parts.append(f"{_pp(r['mean_pp'])} {_ci(r['ci_low'], r['ci_high'])} {MODE_TEXT[mode]} ({state}; {seeds})")
             if parts:
                 r = df[(df["comparison"] == name) & (df["level"] == "pooled")].iloc[0]
                 sec.bullets.append(f"{spec}, {int(r['n_seeds'])} seeds, {int(r['n_subsets'])} subsets (seeds, then subsets, then draws "
                                    f"resampled): calibrating on the subset's own classes {text.get(name, name)}: " + "; ".join(parts) + ".")
     return sec if sec.bullets else None
+
+
+def pooled_findings(
+    pooled: Mapping[str, pd.DataFrame], tables: pd.DataFrame, base_top1: Mapping[int, float], *, model: str, dataset: str,
+) -> list[Section]:
+    """The findings pooled over the study seeds: the design (seeds, each seed's base model, subsets, draws,
+    devices) and every spec's gains pooled with seed as a random effect (`pooled`: spec ->
+    laq.stats.pooled_gains). `tables`: every seed's tables of every spec, concatenated (for the design)."""
+    seeds = sorted(int(s) for s in base_top1)
+    per_seed = tables.drop_duplicates(["seed", "subset"]).groupby("seed")["subset"].count()
+    base = ", ".join(f"seed {s}: {float(base_top1[s]):.1f} %" for s in seeds)
+    design = (f"{len(seeds)} study seeds ({', '.join(map(str, seeds))}), each with its own base model {model} "
+              f"(top-1 over all classes of {dataset}: {base}), class distances, {int(per_seed.min())}"
+              f"{'' if per_seed.min() == per_seed.max() else f' to {int(per_seed.max())}'} subsets and "
+              f"{tables['draw'].nunique()} calibration draws per condition; each seed's own findings are in seed-<s>/findings.md.")
+    caveat = ("Seeds are a random effect: the pooled interval resamples seeds, then subsets, then draws; "
+              "with fewer than 5 seeds it is rough, so each not-detected gain also states the MDE of a t-test on the seed means.")
+    out = [Section("Design", [design, device_statement(tables), caveat])]
+    if (sec := pooled_section(pooled)) is not None:
+        out.append(sec)
+    return out
 
 
 def seed_table(pooled: Mapping[str, pd.DataFrame]) -> str:

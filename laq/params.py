@@ -68,10 +68,11 @@ def similarity(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return {k: s[k] for k in ("method", "max_per_class", *_METHOD_KEYS.get(s["method"], ())) if k in s}
 
 
-def study(cfg: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The config a table of `spec` depends on, as the table's `config_hash` records it: every step's
-    effective options (other specs, plots, resources, threads and the seed-log comparison left out),
-    with the files the config names (subsets, distance matrix) by content."""
+def study(cfg: Mapping[str, Any], spec: Mapping[str, Any], seed: int | None = None) -> dict[str, Any]:
+    """The config a table of `spec` at study seed `seed` (default: the config's `seed`) depends on, as the
+    table's `config_hash` records it: every step's effective options (other specs, the other study seeds,
+    plots, resources, threads and the seed-log comparison left out), with the files the config names
+    (subsets, distance matrix) by content. `seed` stays in as the generated dataset's seed."""
     s = cfg["similarity"]
     sim = {**embedder(cfg), **similarity(cfg)}
     if s.get("matrix_file"):
@@ -79,12 +80,12 @@ def study(cfg: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
     subsets = {k: v for k, v in cfg["subsets"].items() if k != "file"}
     if cfg["subsets"].get("file"):
         subsets["file_sha256"] = sha256_file(cfg["subsets"]["file"])
-    keep = {k: v for k, v in cfg.items() if k not in ("plots", "resources", "threads", "reference")}
+    keep = {k: v for k, v in cfg.items() if k not in ("plots", "resources", "threads", "reference", "seeds")}
     return {
-        **keep, "dataset": dataset(cfg), "model": model(cfg), "similarity": sim, "subsets": subsets,
+        **keep, "study_seed": cfg["seed"] if seed is None else int(seed), "dataset": dataset(cfg), "model": model(cfg), "similarity": sim, "subsets": subsets,
         "quantization": {**cfg["quantization"], **calibration(cfg, spec), "specs": [dict(spec)]},
     }
 
 
-def study_hash(cfg: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
-    return config_hash(study(cfg, spec))
+def study_hash(cfg: Mapping[str, Any], spec: Mapping[str, Any], seed: int | None = None) -> str:
+    return config_hash(study(cfg, spec, seed))

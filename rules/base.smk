@@ -6,9 +6,9 @@ rule train_base:
         model=P.base,
         meta=sidecar(P.base),
     log:
-        P.log("train_base"),
+        P.log("train_base", "seed"),
     benchmark:
-        P.benchmark("train_base")
+        P.benchmark("train_base", "seed")
     conda:
         "../envs/laq.yaml"
     threads: config["threads"]
@@ -16,7 +16,7 @@ rule train_base:
         **heavy("train_base", config["threads"], gpu=config["model"]["train"].get("epochs", 0) > 0),  # epochs 0: loads only
     params:
         model=needs.model(config),
-        seed=config["seed"],
+        seed=lambda wc: int(wc.seed),
         device=config["device"],
         precision=config.get("precision", "fp32"),
         # pinned, not --cores: the trained weights depend on it (nothing to pin without training)
@@ -36,13 +36,13 @@ rule evaluate_base:
         metrics=report(
             P.base_metrics,
             category="8 Tables",
-            labels={"spec": "-", "item": "original model metrics"},
+            labels={"seed": "{seed}", "spec": "-", "item": "original model metrics"},
             caption="../report/base_metrics.rst",
         ),
     log:
-        P.log("evaluate_base"),
+        P.log("evaluate_base", "seed"),
     benchmark:
-        P.benchmark("evaluate_base")
+        P.benchmark("evaluate_base", "seed")
     conda:
         "../envs/laq.yaml"
     threads: config["threads"]

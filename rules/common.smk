@@ -27,6 +27,9 @@ onstart:
 
 
 P = Paths.from_config(config)
+# Study seeds: each makes its own base model, distances, subsets and draws under seed-<s>/ (wildcard {seed});
+# the prepared data is shared. Gains are pooled over them when there are several.
+SEEDS = list(config.get("seeds") or [config["seed"]])
 # Compute jobs never download: what they say when a file is missing, and the Hugging Face hub kept to its cache.
 jobs_offline(workflow.config_settings.configfiles)
 SPECS = {s["name"]: s for s in config["quantization"]["specs"]}
@@ -53,14 +56,21 @@ SERIES = [VARIANT_LABELS[v] for v in variants_for(CONDITIONS)]  # the figures' s
 QUANT_RUNS = quantized_runs(DRAWS, CONDITIONS)  # (variant, draw) made by each quantize job, in output order
 
 
-def quantized_models(spec):
+def per_seed(pattern, **wildcards):
+    """`pattern` expanded over `wildcards`, keeping {seed} for the job's own seed (inputs of a per-seed rule)."""
+    return expand(pattern, **wildcards, allow_missing=True)
+
+
+def quantized_models(wc):
     """Every quantized checkpoint of a spec: subset by subset, each in QUANT_RUNS order (see laq.design.nest_runs)."""
-    return [P.quantized(v, d).format(spec=spec, subset=s) for s in SUBSET_IDS for v, d in QUANT_RUNS]
+    return [P.quantized(v, d).format(seed=wc.seed, spec=wc.spec, subset=s) for s in SUBSET_IDS for v, d in QUANT_RUNS]
 
 
 def result_figures():
     figs = [
-        P.result_figure(k).format(spec=s) for s in SPEC_NAMES for k in ("quant_drop", "aware_gain", "decomposition")
+        P.result_figure(k).format(spec=s, seed="{seed}")
+        for s in SPEC_NAMES
+        for k in ("quant_drop", "aware_gain", "decomposition")
     ]
     return figs + [P.dose_figure] + ([P.bits_figure] if len(SPEC_NAMES) > 1 else [])
 
@@ -70,9 +80,16 @@ def seed_outputs():
     return [P.seed_comparison, P.seed_figure] if config.get("reference") else []
 
 
-def study_hash(spec):
-    """Hash of the config a table of `spec` depends on (laq.params.study)."""
-    return needs.study_hash(config, SPECS[spec])
+def pooled_outputs():
+    """With several study seeds: every spec's gains pooled over them, the pooled findings and the seeds table."""
+    if len(SEEDS) < 2:
+        return []
+    return expand(P.pooled_gains, spec=SPEC_NAMES) + [P.pooled_findings, P.seed_table]
+
+
+def study_hash(spec, seed):
+    """Hash of the config a table of `spec` at study seed `seed` depends on (laq.params.study)."""
+    return needs.study_hash(config, SPECS[spec], int(seed))
 
 
 def heavy(rule, threads=1, gpu=False):

@@ -2,17 +2,17 @@ rule evaluate:
     """top-1/top-5 (all / pick sub) of every quantized model of one spec (all subsets, variants and draws),
     and each model's per-image correctness for the paired tests."""
     input:
-        models=lambda wc: quantized_models(wc.spec),
-        meta=lambda wc: [sidecar(p) for p in quantized_models(wc.spec)],
-        subsets=expand(P.subset, subset=SUBSET_IDS),
+        models=quantized_models,
+        meta=lambda wc: [sidecar(p) for p in quantized_models(wc)],
+        subsets=per_seed(P.subset, subset=SUBSET_IDS),
         test=P.test,
     output:
         metrics=P.quant_eval,
         correct=P.quant_correct,
     log:
-        P.log("evaluate", "spec"),
+        P.log("evaluate", "seed", "spec"),
     benchmark:
-        P.benchmark("evaluate", "spec")
+        P.benchmark("evaluate", "seed", "spec")
     conda:
         "../envs/laq.yaml"
     threads: 1
@@ -31,16 +31,16 @@ rule evaluate:
 rule evaluate_finetuned:
     """top-1/top-5 (all / pick sub) of every subset's fine-tuned model on the subset's test images."""
     input:
-        models=expand(P.finetuned, subset=SUBSET_IDS),
-        meta=expand(sidecar(P.finetuned), subset=SUBSET_IDS),
-        subsets=expand(P.subset, subset=SUBSET_IDS),
+        models=per_seed(P.finetuned, subset=SUBSET_IDS),
+        meta=per_seed(sidecar(P.finetuned), subset=SUBSET_IDS),
+        subsets=per_seed(P.subset, subset=SUBSET_IDS),
         test=P.test,
     output:
         P.finetuned_eval,
     log:
-        P.log("evaluate_finetuned"),
+        P.log("evaluate_finetuned", "seed"),
     benchmark:
-        P.benchmark("evaluate_finetuned")
+        P.benchmark("evaluate_finetuned", "seed")
     conda:
         "../envs/laq.yaml"
     threads: 1

@@ -9,9 +9,9 @@ rule finetune:
         model=P.finetuned,
         meta=sidecar(P.finetuned),
     log:
-        P.log("finetune", "subset"),
+        P.log("finetune", "seed", "subset"),
     benchmark:
-        P.benchmark("finetune", "subset")
+        P.benchmark("finetune", "seed", "subset")
     conda:
         "../envs/laq.yaml"
     threads: 1
@@ -19,7 +19,7 @@ rule finetune:
         **heavy("finetune", 1, gpu=True),
     params:
         finetune=config["finetune"],
-        seed=config["seed"],
+        seed=lambda wc: int(wc.seed),
         device=config["device"],
         precision=config.get("precision", "fp32"),
         threads=1,  # pinned: the fine-tuned weights depend on it

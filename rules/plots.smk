@@ -7,7 +7,7 @@ rule plot_accuracy:
             P.accuracy_figure,
             category="2 Accuracy vs distance",
             subcategory="{spec}",
-            labels={"spec": "{spec}", "top-1": "{mode}", "item": "figure"},
+            labels={"seed": "{seed}", "spec": "{spec}", "top-1": "{mode}", "item": "figure"},
             caption="../report/accuracy_vs_distance.rst",
         ),
         figure_svg=svg(P.accuracy_figure),
@@ -15,18 +15,18 @@ rule plot_accuracy:
             P.statistics,
             category="2 Accuracy vs distance",
             subcategory="{spec}",
-            labels={"spec": "{spec}", "top-1": "{mode}", "item": "statistics"},
+            labels={"seed": "{seed}", "spec": "{spec}", "top-1": "{mode}", "item": "statistics"},
             caption="../report/statistics.rst",
         ),
     log:
-        P.log("plot_accuracy", "spec", "mode"),
+        P.log("plot_accuracy", "seed", "spec", "mode"),
     conda:
         "../envs/laq.yaml"
     resources:
         **LIGHT,
     params:
         rc=config["plots"].get("rc", {}),
-        seed=config["seed"],
+        seed=lambda wc: int(wc.seed),
         series=SERIES,  # the caption names the run's variants
     script:
         "../scripts/plot_accuracy.py"
@@ -41,19 +41,19 @@ rule plot_spec:
         drop=report(
             P.result_figure("quant_drop"),
             category="4 Quantization cost",
-            labels={"spec": "{spec}", "item": "figure"},
+            labels={"seed": "{seed}", "spec": "{spec}", "item": "figure"},
             caption="../report/quant_drop.rst",
         ),
         gain=report(
             P.result_figure("aware_gain"),
             category="3 Label-aware gain",
             subcategory="{spec}",
-            labels={"spec": "{spec}", "item": "figure"},
+            labels={"seed": "{seed}", "spec": "{spec}", "item": "figure"},
             caption="../report/aware_gain.rst",
         ),
         svgs=[svg(P.result_figure(k)) for k in ("quant_drop", "aware_gain")],
     log:
-        P.log("plot_spec", "spec"),
+        P.log("plot_spec", "seed", "spec"),
     conda:
         "../envs/laq.yaml"
     resources:
@@ -67,17 +67,17 @@ rule plot_spec:
 rule plot_bits:
     """Accuracy across quantization specs (bits), mean and CI over subsets."""
     input:
-        expand(P.table, spec=SPEC_NAMES),
+        per_seed(P.table, spec=SPEC_NAMES),
     output:
         report(
             P.bits_figure,
             category="5 Bits vs accuracy",
-            labels={"item": "figure"},
+            labels={"seed": "{seed}", "item": "figure"},
             caption="../report/bits_vs_accuracy.rst",
         ),
         svg(P.bits_figure),
     log:
-        P.log("plot_bits"),
+        P.log("plot_bits", "seed"),
     conda:
         "../envs/laq.yaml"
     resources:
@@ -105,12 +105,12 @@ rule plot_decomposition:
             P.result_figure("decomposition"),
             category="3 Label-aware gain",
             subcategory="{spec}",
-            labels={"spec": "{spec}", "item": "decomposition figure"},
+            labels={"seed": "{seed}", "spec": "{spec}", "item": "decomposition figure"},
             caption="../report/decomposition_figure.rst",
         ),
         figure_svg=svg(P.result_figure("decomposition")),
     log:
-        P.log("plot_decomposition", "spec"),
+        P.log("plot_decomposition", "seed", "spec"),
     conda:
         "../envs/laq.yaml"
     resources:
@@ -128,25 +128,25 @@ localrules:
 rule dose_response:
     """Every spec's gains per dose (bits, calibration images, subset size) and the figure of gain against each dose swept."""
     input:
-        expand(P.table, spec=SPEC_NAMES),
+        per_seed(P.table, spec=SPEC_NAMES),
     output:
         table=report(
             P.dose_response,
             category="3 Label-aware gain",
             subcategory="dose-response",
-            labels={"item": "dose-response table"},
+            labels={"seed": "{seed}", "item": "dose-response table"},
             caption="../report/dose_response_table.rst",
         ),
         figure=report(
             P.dose_figure,
             category="3 Label-aware gain",
             subcategory="dose-response",
-            labels={"item": "dose-response figure"},
+            labels={"seed": "{seed}", "item": "dose-response figure"},
             caption="../report/dose_response.rst",
         ),
         figure_svg=svg(P.dose_figure),
     log:
-        P.log("dose_response"),
+        P.log("dose_response", "seed"),
     conda:
         "../envs/laq.yaml"
     resources:
@@ -154,7 +154,7 @@ rule dose_response:
     params:
         rc=config["plots"].get("rc", {}),
         specs=SPEC_NAMES,
-        seed=config["seed"],
+        seed=lambda wc: int(wc.seed),
     script:
         "../scripts/dose_response.py"
 

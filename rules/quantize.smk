@@ -18,9 +18,9 @@ rule quantize:
         meta=[sidecar(P.quantized(v, d)) for v, d in QUANT_RUNS],
         layers=[layer_table(P.quantized(v, d)) for v, d in QUANT_RUNS],
     log:
-        P.log("quantize", "spec", "subset"),
+        P.log("quantize", "seed", "spec", "subset"),
     benchmark:
-        P.benchmark("quantize", "spec", "subset")
+        P.benchmark("quantize", "seed", "spec", "subset")
     conda:
         "../envs/laq.yaml"
     threads: 1
@@ -33,7 +33,7 @@ rule quantize:
         draws=DRAWS,
         conditions=CONDITIONS,
         batch_size=config["quantization"]["batch_size"],
-        seed=config["seed"],
+        seed=lambda wc: int(wc.seed),
         device=config["device"],
     script:
         "../scripts/quantize.py"

@@ -4,25 +4,25 @@
 rule seed_comparison:
     """This run's accuracies next to the seed study's logged ones, subset by subset (CSV and figure)."""
     input:
-        table=lambda wc: P.table.format(spec=config["reference"]["spec"]),
+        table=lambda wc: P.table.format(seed=wc.seed, spec=config["reference"]["spec"]),
         log=config["reference"]["seed_log"] if config.get("reference") else [],
         classes=P.classes,
     output:
         table=report(
             P.seed_comparison,
             category="7 Seed comparison",
-            labels={"item": "table"},
+            labels={"seed": "{seed}", "item": "table"},
             caption="../report/seed_comparison.rst",
         ),
         figure=report(
             P.seed_figure,
             category="7 Seed comparison",
-            labels={"item": "figure"},
+            labels={"seed": "{seed}", "item": "figure"},
             caption="../report/seed_comparison.rst",
         ),
         svg=svg(P.seed_figure),
     log:
-        P.log("seed_comparison"),
+        P.log("seed_comparison", "seed"),
     conda:
         "../envs/laq.yaml"
     resources:

@@ -5,9 +5,9 @@ rule embed:
     output:
         P.embeddings,
     log:
-        P.log("embed"),
+        P.log("embed", "seed"),
     benchmark:
-        P.benchmark("embed")
+        P.benchmark("embed", "seed")
     conda:
         "../envs/laq.yaml"
     threads: config["threads"]
@@ -29,9 +29,9 @@ rule distance:
         matrix=P.distance,
         points=P.points2d,
     log:
-        P.log("distance"),
+        P.log("distance", "seed"),
     benchmark:
-        P.benchmark("distance")
+        P.benchmark("distance", "seed")
     conda:
         "../envs/laq.yaml"
     threads: config["threads"]
@@ -39,7 +39,7 @@ rule distance:
         **heavy("distance", config["threads"]),
     params:
         similarity=needs.similarity(config),
-        seed=config["seed"],
+        seed=lambda wc: int(wc.seed),
     script:
         "../scripts/distance.py"
 
@@ -56,14 +56,14 @@ rule plot_similarity:
             report(
                 f,
                 category="6 Class similarity",
-                labels={"figure": f.rsplit("_", 1)[1][:-4]},
+                labels={"seed": "{seed}", "figure": f.rsplit("_", 1)[1][:-4]},
                 caption=f"../report/similarity_{f.rsplit('_', 1)[1][:-4]}.rst",
             )
             for f in similarity_figures()
         ],
         [svg(f) for f in similarity_figures()],
     log:
-        P.log("plot_similarity"),
+        P.log("plot_similarity", "seed"),
     conda:
         "../envs/laq.yaml"
     resources:

@@ -5,13 +5,13 @@ rule subset:
     output:
         P.subset,
     log:
-        P.log("subset", "subset"),
+        P.log("subset", "seed", "subset"),
     conda:
         "../envs/laq.yaml"
     resources:
         **LIGHT,
     params:
-        seed=config["seed"],
+        seed=lambda wc: int(wc.seed),
         size=config["subsets"]["size"],
         max_jaccard=config["subsets"].get("max_jaccard", 1.0),
     script:
@@ -21,11 +21,11 @@ rule subset:
 rule subset_overlap:
     """The realized overlap of the run's subsets: every pair's Jaccard index and shared classes, with summaries."""
     input:
-        expand(P.subset, subset=SUBSET_IDS),
+        per_seed(P.subset, subset=SUBSET_IDS),
     output:
         P.subset_overlap,
     log:
-        P.log("subset_overlap"),
+        P.log("subset_overlap", "seed"),
     conda:
         "../envs/laq.yaml"
     resources:

@@ -1,7 +1,7 @@
 rule table:
     """One CSV per (dataset, model, spec): a row per subset and calibration draw with every variant's accuracies."""
     input:
-        subsets=expand(P.subset, subset=SUBSET_IDS),
+        subsets=per_seed(P.subset, subset=SUBSET_IDS),
         finetuned=P.finetuned_eval,
         quantized=P.quant_eval,
         base_logits=P.base_logits,
@@ -10,11 +10,11 @@ rule table:
         report(
             P.table,
             category="8 Tables",
-            labels={"spec": "{spec}", "item": "accuracy table"},
+            labels={"seed": "{seed}", "spec": "{spec}", "item": "accuracy table"},
             caption="../report/table.rst",
         ),
     log:
-        P.log("table", "spec"),
+        P.log("table", "seed", "spec"),
     conda:
         "../envs/laq.yaml"
     resources:
@@ -25,8 +25,8 @@ rule table:
             "spec": wc.spec,
             "model": config["model"]["name"],
             "dataset": config["dataset"]["name"],
-            "seed": config["seed"],
-            "config_hash": study_hash(wc.spec),
+            "seed": int(wc.seed),
+            "config_hash": study_hash(wc.spec, wc.seed),
         },
     script:
         "../scripts/table.py"
@@ -43,31 +43,31 @@ rule statistics:
             P.gains,
             category="3 Label-aware gain",
             subcategory="{spec}",
-            labels={"spec": "{spec}", "item": "paired tests"},
+            labels={"seed": "{seed}", "spec": "{spec}", "item": "paired tests"},
             caption="../report/gains.rst",
         ),
         mcnemar=report(
             P.mcnemar,
             category="3 Label-aware gain",
             subcategory="{spec}",
-            labels={"spec": "{spec}", "item": "McNemar tests"},
+            labels={"seed": "{seed}", "spec": "{spec}", "item": "McNemar tests"},
             caption="../report/mcnemar.rst",
         ),
         decomposition=report(
             P.decomposition,
             category="3 Label-aware gain",
             subcategory="{spec}",
-            labels={"spec": "{spec}", "item": "decomposition"},
+            labels={"seed": "{seed}", "spec": "{spec}", "item": "decomposition"},
             caption="../report/decomposition.rst",
         ),
     log:
-        P.log("statistics", "spec"),
+        P.log("statistics", "seed", "spec"),
     conda:
         "../envs/laq.yaml"
     resources:
         **LIGHT,
     params:
-        seed=config["seed"],
+        seed=lambda wc: int(wc.seed),
     script:
         "../scripts/statistics.py"
 

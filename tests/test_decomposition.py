@@ -364,7 +364,7 @@ def test_dose_figure_with_and_without_a_sweep(tmp_path):
 def test_smoke_run_decomposes_its_gains_and_leads_with_both_metrics(smoke_run):
     from laq.tables import load_arrays
 
-    root = smoke_run / "results" / "glyphs100"
+    root = smoke_run / "results" / "glyphs100" / "seed-0"
     correct = load_arrays(str(root / "eval" / "tiny" / "spec-gpfq4_correct.safetensors"))
     table = pd.read_csv(root / "tables" / "tiny_gpfq4.csv")
     ids = sorted(table["subset"].unique())
@@ -431,20 +431,26 @@ def test_pooled_gains_over_seeds():
 
 
 def test_findings_pool_over_seeds():
-    from laq.findings import findings, to_markdown
-    from laq.stats import pooled_gains
-    from tests.test_findings import _spec
+    from laq.findings import pooled_findings, seed_table, to_markdown
+    from laq.stats import mde, pooled_gains
 
-    tables = {s: _sweep(0.0, seed=s)["g2"].query("size == 4") for s in (0, 1, 2)}
+    tables = {s: _sweep(0.0, seed=s)["g2"].query("size == 4").assign(seed=s, device="cpu") for s in (0, 1, 2)}
     pooled = pooled_gains(tables, n_boot=300)
-    sections = findings([_spec("gpfq2", 6.0, (0.5, 2.5))], {"top1": 96.0}, model="m", dataset="d", calibration_images=32,
-                        pooled={"gpfq2": pooled})
+    every = pd.concat(tables.values(), ignore_index=True)
+    sections = pooled_findings({"gpfq2": pooled}, every, {0: 96.0, 1: 95.5, 2: 94.25}, model="m", dataset="d")
     text = to_markdown("F", sections)
     r = pooled[(pooled["mode"] == "all") & (pooled.level == "pooled")].iloc[0]
     s0 = pooled[(pooled["mode"] == "all") & (pooled.level == "seed")].iloc[0]
+    assert "3 study seeds (0, 1, 2), each with its own base model m (top-1 over all classes of d: seed 0: 96.0 %, " in text
+    assert "seed 2: 94.2 %), class distances, 5 subsets and 3 calibration draws per condition" in text
+    assert "Every row was computed on one device set (cpu)." in text
     assert "## Pooled over seeds" in text and "gpfq2, 3 seeds, 15 subsets" in text
     assert f"{r.mean_pp:+.1f} pp [95 % CI {r.ci_low:+.1f}, {r.ci_high:+.1f}] top-1 over all classes (detected; seed 0: {s0.mean_pp:+.1f} pp" in text
-    from laq.findings import seed_table
+    # the pooled MDE is a t-test's on the seed means
+    assert r.mde_pp == pytest.approx(mde(r.seed_sd_pp, 3))
+    flat = pooled.assign(ci_low=-1.0, ci_high=1.0)
+    text = to_markdown("F", pooled_findings({"gpfq2": flat}, every, {0: 96.0, 1: 95.5, 2: 94.25}, model="m", dataset="d"))
+    assert f"not detected; ±{r.mde_pp:.2f} pp would have been detected with 80 % power by a t-test on the 3 seed means" in text
 
     table = seed_table({"gpfq2": pooled}).splitlines()
     assert table[0] == "| | seed 0 | seed 1 | seed 2 | pooled |" and len(table) == 2 + 2

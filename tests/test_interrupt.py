@@ -17,7 +17,8 @@ from conftest import REPO, SUMMARY, run_snakemake
 from laq.workflow import INTERRUPTED
 
 SMOKE = str(REPO / "presets" / "smoke.yaml")
-ROOT = Path("results/glyphs100")
+ROOT = Path("results/glyphs100/seed-0")  # the study seed's outputs
+DATA = Path("results/glyphs100")  # the prepared data, logs and benchmarks (shared by every seed)
 FIGURES = ROOT / "figures"
 QUANT = ROOT / "models/tiny/quantized/gpfq4/similar-k3-00"
 
@@ -50,7 +51,7 @@ def test_interrupted_jobs_leave_nothing_half_done_and_a_plain_rerun_resumes(smok
     shutil.copytree(smoke_run, work, symlinks=True)  # copy2 keeps mtimes: the copy is up to date
 
     # mid-evaluate: Ctrl-C while the quantized models are being scored
-    log = work / ROOT / "logs/evaluate/gpfq4.log"
+    log = work / DATA / "logs/evaluate/0_gpfq4.log"
     log.unlink()
     _interrupt(work, signal.SIGINT, _log_says(log, "laq.stages INFO"), str(ROOT / "eval/tiny/spec-gpfq4.json"), force=True)
     assert not (work / ROOT / "eval/tiny/spec-gpfq4.json").exists()
@@ -130,9 +131,9 @@ def test_rule_logs_get_plain_periodic_progress_lines():
 
 
 def test_no_control_characters_in_any_log_of_a_smoke_run(smoke_run):
-    logs = list((smoke_run / ROOT / "logs").rglob("*.log"))
+    logs = list((smoke_run / DATA / "logs").rglob("*.log"))
     assert len(logs) > 10
     dirty = [str(p.relative_to(smoke_run)) for p in logs if any(c in p.read_text(errors="replace") for c in "\r\x1b")]
     assert not dirty, dirty
-    quantize = next((smoke_run / ROOT / "logs/quantize").glob("*.log")).read_text()
+    quantize = next((smoke_run / DATA / "logs/quantize").glob("*.log")).read_text()
     assert "%|" in quantize  # the progress bars are there, as lines

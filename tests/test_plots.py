@@ -194,6 +194,7 @@ def test_titles_from_table_or_path(table):
     assert R.figure_title(table, path, "gpfq4") == "resnet8 on glyphs100 · gpfq4 (GPFQ, 4 bits)"
     bare = table.drop(columns=["model", "dataset"])
     assert R.table_context(bare, "results/cifar100/tables/resnet_50_gpfq-mp-asc.csv", "gpfq-mp-asc") == ("resnet_50", "cifar100")
+    assert R.table_context(bare, "results/cifar100/seed-12/tables/resnet_50_gpfq4.csv", "gpfq4") == ("resnet_50", "cifar100")
     rtn = synthetic_table(seed=3, method="rtn", bits="asc", spec="rtn-asc")
     assert R.figure_title(rtn, path, "rtn-asc") == "resnet8 on glyphs100 · rtn-asc (RTN, 3→5 bits (asc))"
 

@@ -14,7 +14,8 @@ import yaml
 from conftest import REPO, SUMMARY, run_snakemake
 
 SMOKE = str(REPO / "presets" / "smoke.yaml")
-ROOT = Path("results/glyphs100")
+ROOT = Path("results/glyphs100/seed-0")  # the study seed's outputs
+DATA = Path("results/glyphs100")  # the prepared data, logs and benchmarks (shared by every seed)
 
 
 def _copy(smoke_run: Path, dest: Path) -> Path:

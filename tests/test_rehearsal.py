@@ -34,10 +34,11 @@ def test_rehearsal_runs_end_to_end(request, tmp_path):
     if "rehearsal" not in (request.config.getoption("-m") or ""):
         pytest.skip("opt-in: pytest -m rehearsal (about 45 min on 2 cores)")
     run_snakemake(tmp_path, "--cores", "2", "--configfile", str(PRESET), timeout=4 * 3600)
-    results = tmp_path / "results" / "glyphs100"
+    data = tmp_path / "results" / "glyphs100"
+    results = data / "seed-0"
     for spec in ("gpfq4", "gpfq-mp-desc"):
         with open(results / "tables" / f"resnet50_{spec}.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         assert len(rows) == 2 and all(0 <= float(r["quant_aware_top1_all"]) <= 100 for r in rows)
-    assert {p.parent.name for p in (results / "benchmarks").rglob("*.tsv")} >= {"quantize", "finetune", "evaluate", "embed"}
+    assert {p.parent.name for p in (data / "benchmarks").rglob("*.tsv")} >= {"quantize", "finetune", "evaluate", "embed"}
     assert (results / "findings.md").stat().st_size > 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from conftest import REPO, SUMMARY, run_snakemake
-from test_recovery import ROOT, SMOKE, _copy, _make, _planned
+from test_recovery import DATA, ROOT, SMOKE, _copy, _make, _planned
 
 # Options the smoke preset's settings ignore: the embedder is the base model (no ImageNet weights or
 # preprocessing), the method is pca_gaussian (no UMAP or k-NN options), the dataset is generated (no
@@ -59,7 +59,7 @@ def test_a_second_working_directory_is_refused(tmp_path):
     first, second, copy = tmp_path / "first", tmp_path / "second", tmp_path / "copy"
     first.mkdir()
     second.mkdir()
-    classes = str(ROOT / "data/classes.json")
+    classes = str(DATA / "data/classes.json")
     _smoke(first, "--", classes)
     record = json.loads((first / "results/.laq-owner.json").read_text())
     assert record == {"workdir": "..", "results": "results"}
@@ -107,3 +107,7 @@ def test_study_hash_ignores_the_seed_log_path_and_ignored_options(tmp_path):
     rtn = {"name": "r4", "method": "rtn", "bits": 4}
     q = {**cfg, "quantization": {**cfg["quantization"], "calibration_images": 7, "calibration_mode": "per_layer"}}
     assert params.study_hash(q, rtn) == params.study_hash(cfg, rtn) and params.study_hash(q, spec) != h
+    # study seeds: the list of seeds is not part of one seed's table; its study seed and the data's seed are
+    assert params.study_hash({**cfg, "seeds": [0, 1, 2]}, spec, 0) == params.study_hash(cfg, spec, 0) == h
+    assert params.study_hash({**cfg, "seeds": [0, 1, 2]}, spec, 1) != h
+    assert params.study_hash({**cfg, "seed": 5}, spec, 0) != h

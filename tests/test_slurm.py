@@ -162,7 +162,7 @@ def test_smoke_preset_through_slurm(slurm, workdir):
     cfg = yaml.safe_load(preset.read_text())
     n_rows = sum(cfg["subsets"]["count"].values()) * cfg["quantization"]["draws"]
     model = cfg["model"]["name"]
-    tables = sorted((workdir / "results" / cfg["dataset"]["name"] / "tables").glob(f"{model}_*.csv"))
+    tables = sorted((workdir / "results" / cfg["dataset"]["name"] / "seed-0" / "tables").glob(f"{model}_*.csv"))
     tables = [t for t in tables if not t.stem.endswith(("_statistics", "_gains", "_mcnemar", "_decomposition", "_dose_response"))]
     assert sorted(t.stem[len(model) + 1 :] for t in tables) == sorted(s["name"] for s in cfg["quantization"]["specs"])
     for table in tables:

@@ -21,7 +21,8 @@ from laq.design import variants_for, variants_in
 from laq.tables import METRICS
 
 SMOKE = str(REPO / "presets" / "smoke.yaml")
-ROOT = Path("results/glyphs100")
+ROOT = Path("results/glyphs100/seed-0")  # the study seed's outputs
+DATA = Path("results/glyphs100")  # the prepared data, logs and benchmarks (shared by every seed)
 SUBSETS = {"similar-k3-00", "dissimilar-k3-00", "random-k3-00"}
 DRAWS = 2  # presets/smoke.yaml
 
@@ -92,7 +93,7 @@ def test_smoke_writes_every_figure_statistics_and_findings(smoke_run):
 
 def test_quantized_sidecars_record_calibration_that_matches_the_condition(smoke_run):
     """Every quantized model's calibration images came from the classes its condition allows (from the sidecars)."""
-    train_labels = load_file(smoke_run / ROOT / "data" / "train.safetensors")["labels"]
+    train_labels = load_file(smoke_run / DATA / "data" / "train.safetensors")["labels"]
     all_classes = set(range(10))
     seen = 0
     for sid in SUBSETS:
@@ -160,7 +161,7 @@ def test_a_config_change_reruns_only_what_depends_on_it(smoke_run, change, must_
 
 def _outputs(work: Path) -> dict[str, float]:
     """Every finished-looking result file (no hidden temp files) and its mtime."""
-    return {str(p.relative_to(work)): p.stat().st_mtime for p in (work / ROOT).rglob("*")
+    return {str(p.relative_to(work)): p.stat().st_mtime for p in (work / DATA).rglob("*")
             if p.is_file() and not p.name.startswith(".") and "logs" not in p.parts and "benchmarks" not in p.parts}
 
 

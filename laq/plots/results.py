@@ -8,6 +8,8 @@ Accuracies are in percent; differences are in percentage points (pp).
 
 from __future__ import annotations
 
+import re
+
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -42,7 +44,7 @@ def _first(table: pd.DataFrame, column: str) -> Any:
 
 
 def table_context(table: pd.DataFrame, path: str | os.PathLike, spec_name: str | None = None) -> tuple[str, str]:
-    """(model, dataset) from the table's own columns, else from results/<dataset>/tables/<model>_<spec>.csv."""
+    """(model, dataset) from the table's own columns, else from results/<dataset>/[seed-<s>/]tables/<model>_<spec>.csv."""
     p = Path(path)
     model = _first(table, "model")
     if model is None:
@@ -50,7 +52,8 @@ def table_context(table: pd.DataFrame, path: str | os.PathLike, spec_name: str |
         model = stem[: -len(spec_name) - 1] if spec_name and stem.endswith("_" + spec_name) else stem.rsplit("_", 1)[0]
     dataset = _first(table, "dataset")
     if dataset is None:
-        dataset = p.parent.parent.name if p.parent.name == "tables" else p.parent.name
+        up = p.parent.parent if p.parent.name == "tables" else p.parent
+        dataset = up.parent.name if re.fullmatch(r"seed-\d+", up.name) else up.name
     return str(model), str(dataset)
 
 
