@@ -12,7 +12,8 @@ with job(snakemake) as log:
            "calibration_mode": p.calibration_mode, "conditions": p.conditions}
     common = provenance(cfg, {"train": inp.train, "subset": inp.subset})
     prov = {m: {**common, "inputs": {**common["inputs"], "model": sha256_file(inp[m])}} for m in ("base", "finetuned")}
-    log.info("%s, spec %s: %d quantized models, %d calibration images each", manifest["id"], p.spec["name"], len(runs), p.calibration_images)
+    log.info("%s, spec %s: %d quantized models, %d calibration images per draw%s", manifest["id"], p.spec["name"], len(runs),
+             p.calibration_images, " (density-matched: as many per class, from every class)" if "density" in p.conditions else "")
     hub = trusted_hub(snakemake)
     quantize_subset(load_checkpoint(inp.base, trusted_hub=hub), load_checkpoint(inp.finetuned, trusted_hub=hub), load_split(inp.train), manifest, p.spec,
                     dict(zip(runs, snakemake.output.models)), num_classes=len(read_json(inp.classes)["names"]),

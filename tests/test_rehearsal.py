@@ -20,6 +20,8 @@ def test_rehearsal_keeps_the_seed_protocol():
     for key in ("calibration_images", "calibration_mode", "batch_size"):
         assert r["quantization"][key] == seed["quantization"][key]
     assert all(s in seed["quantization"]["specs"] for s in r["quantization"]["specs"]) and len(r["quantization"]["specs"]) >= 2
+    # conditions the seed presets have (not the default's density control, 10x the images per layer)
+    assert set(r["quantization"]["conditions"]) <= set(seed["quantization"]["conditions"])
     assert r["dataset"]["name"] == "glyphs100" and r["dataset"].get("image_size", 32) == 32  # 32 px, as CIFAR
 
 
