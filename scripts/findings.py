@@ -11,7 +11,7 @@ with job(snakemake) as log:
              for name, t, g, s, d in zip(p.specs, inp.tables, inp.gains, inp.statistics, inp.decompositions)]
     sections = findings(specs, read_json(inp.base_metrics), model=p.model, dataset=p.dataset, calibration_images=p.calibration_images,
                         dose=pd.read_csv(inp.dose))
-    title = f"Findings: {p.model} on {p.dataset}"
+    title = f"Findings: {p.model} on {p.dataset}, study seed {p.seed}"
     for path, text in ((out.markdown, to_markdown(title, sections)), (out.rst, to_rst(title, sections))):
         with atomic_path(path) as tmp:
             tmp.write_text(text)

@@ -44,7 +44,7 @@ def test_report_reads_in_order_with_proofread_captions(smoke_run, tmp_path):
     assert list(categories["2 Accuracy vs distance"]) == ["gpfq4"]  # a subcategory per spec, not "Other"
 
     # the findings are on the front page, once, before the pointers to the sections
-    title = "Findings: tiny on glyphs100"
+    title = "Findings: tiny on glyphs100, study seed 0"
     assert page.count(title) == 1 and front.index(title) < front.index("Read on in this order")
     assert all(title not in _text(r["caption"]) for r in results.values())
 

@@ -227,12 +227,13 @@ def test_a_different_seed_changes_subsets_and_codes(smoke_run, tmp_path):
     work = tmp_path / "seed1"
     work.mkdir()
     (tmp_path / "seed1.yaml").write_text("seed: 1\n")
-    targets = [str(ROOT / "subsets/random-k3-00.json"), str(ROOT / "models/tiny/quantized/gpfq4/similar-k3-00/quant_agnostic-d0.safetensors")]
+    rel = ["subsets/random-k3-00.json", "models/tiny/quantized/gpfq4/similar-k3-00/quant_agnostic-d0.safetensors"]
+    targets = [str(DATA / "seed-1" / r) for r in rel]  # seed 1's study has its own folder
     run_snakemake(work, "--cores", "2", "--configfile", SMOKE, str(tmp_path / "seed1.yaml"), "--", *targets)
     a = json.loads((work / targets[0]).read_text())
-    b = json.loads((smoke_run / targets[0]).read_text())
+    b = json.loads((smoke_run / ROOT / rel[0]).read_text())
     assert a["seed"] == 1 and b["seed"] == 0 and a["classes"] != b["classes"]
-    assert (work / targets[1]).read_bytes() != (smoke_run / targets[1]).read_bytes()
+    assert (work / targets[1]).read_bytes() != (smoke_run / ROOT / rel[1]).read_bytes()
 
 
 def test_html_report_builds_self_contained(smoke_run):
