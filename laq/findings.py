@@ -84,6 +84,8 @@ def _mde_clause(row: pd.Series) -> str:
     m = _num(row, "mde_pp")
     if not math.isfinite(m):
         return ""
+    if m == 0:  # identical subset means (e.g. models that all predict the same): a t-test has no yardstick
+        return "; the subset means do not vary at all, so no minimum detectable effect can be given"
     s = f"; an effect of ±{m:.2f} pp would have been detected with 80 % power (minimum detectable effect, t-test on the subset means"
     share = _num(row, "draw_noise_share")
     if math.isfinite(share):

@@ -98,6 +98,9 @@ def test_a_null_states_its_minimum_detectable_effect():
     s = gain_sentence(gain_row(0.2, -0.1, 0.6, mde_pp=0.83, draw_noise_share=0.95), "x", "At g3")
     assert "no effect detected" in s and "±0.83 pp would have been detected with 80 % power" in s and "95%" in s
     assert "minimum detectable" not in gain_sentence(gain_row(1.0, 0.2, 1.8, mde_pp=0.83), "x", "At g3")
+    # identical subset means (a model that predicts one class everywhere): no yardstick, and no "±0.00 pp" claim
+    flat = gain_sentence(gain_row(0.0, 0.0, 0.0, mde_pp=0.0), "x", "At g3")
+    assert "±0.00" not in flat and "do not vary at all, so no minimum detectable effect can be given" in flat
 
 
 def test_class_aware_interval_is_named_when_it_disagrees():

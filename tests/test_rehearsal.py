@@ -1,5 +1,5 @@
 """presets/rehearsal.yaml: the seed presets' shapes offline. CI plans it (a dry run); `pytest -m rehearsal`
-runs it end to end (about 45 min alone on 2 cores, longer on a shared machine)."""
+runs it end to end (35 min alone on 2 cores, measured 2026-12-04; longer on a shared machine)."""
 
 import csv
 
@@ -34,7 +34,7 @@ def test_rehearsal_plans_every_stage(tmp_path):
 @pytest.mark.rehearsal
 def test_rehearsal_runs_end_to_end(request, tmp_path):
     if "rehearsal" not in (request.config.getoption("-m") or ""):
-        pytest.skip("opt-in: pytest -m rehearsal (about 45 min on 2 cores)")
+        pytest.skip("opt-in: pytest -m rehearsal (about 35 min on 2 cores)")
     run_snakemake(tmp_path, "--cores", "2", "--configfile", str(PRESET), timeout=4 * 3600)
     data = tmp_path / "results" / "glyphs100"
     results = data / "seed-0"
