@@ -411,12 +411,7 @@ def pooled_section(pooled: Mapping[str, pd.DataFrame]) -> Section | None:
                     continue
                 r = pool.iloc[0]
                 seeds = ", ".join(f"seed {int(p.seed)}: {_pp(p.mean_pp)}" for p in per.itertuples())
-                if detected(r["ci_low"], r["ci_high"]):
-                    state = "detected"
-                else:
-                    m = _num(r, "mde_pp")
-                    state = "not detected" + (f"; ±{m:.2f} pp would have been detected with 80 % power by a t-test on the "
-                                              f"{int(r['n_seeds'])} seed means" if math.isfinite(m) else "")
+                state = _pooled_state(r)
                 parts.append(f"{_pp(r['mean_pp'])} {_ci(r['ci_low'], r['ci_high'])} {MODE_TEXT[mode]} ({state}; {seeds})")
             if parts:
                 r = df[(df["comparison"] == name) & (df["level"] == "pooled")].iloc[0]
@@ -438,25 +433,43 @@ def pooled_findings(
               f"(top-1 over all classes of {dataset}: {base}), class distances, {int(per_seed.min())}"
               f"{'' if per_seed.min() == per_seed.max() else f' to {int(per_seed.max())}'} subsets and "
               f"{tables['draw'].nunique()} calibration draws per condition; each seed's own findings are in seed-<s>/findings.md.")
-    caveat = ("Seeds are a random effect: the pooled interval resamples seeds, then subsets, then draws; "
-              "with fewer than 5 seeds it is rough, so each not-detected gain also states the MDE of a t-test on the seed means.")
+    caveat = ("Seeds are a random effect: the pooled interval resamples seeds, then subsets, then draws, and is too narrow "
+              "with few seeds; so a pooled gain is called detected only when the t-interval over the seed means excludes 0 "
+              "as well, and each gain not detected states the MDE of that t-test.")
     out = [Section("Design", [design, device_statement(tables), caveat])]
     if (sec := pooled_section(pooled)) is not None:
         out.append(sec)
     return out
 
 
+def _pooled_state(r: pd.Series) -> str:
+    """Detected only when the three-level bootstrap and the t-interval over the seed means both exclude 0:
+    with few seeds the bootstrap alone is too narrow."""
+    n, tlo, thi = int(r["n_seeds"]), _num(r, "t_ci_low"), _num(r, "t_ci_high")
+    t_text = f"the t-interval over the {n} seed means, {_ci(tlo, thi).replace('95 % CI ', '')}"
+    if detected(r["ci_low"], r["ci_high"]):
+        if not (math.isfinite(tlo) and math.isfinite(thi)) or detected(tlo, thi):
+            return "detected"
+        return f"not confirmed: the bootstrap interval excludes 0 but {t_text}, contains it"
+    m = _num(r, "mde_pp")
+    return "not detected" + (f"; ±{m:.2f} pp would have been detected with 80 % power by a t-test on the {n} seed means"
+                             if math.isfinite(m) else "")
+
+
 def seed_table(pooled: Mapping[str, pd.DataFrame]) -> str:
-    """A Markdown table of every gain per seed and pooled (laq.stats.pooled_gains per spec), for a README."""
+    """A Markdown table of every gain per seed and pooled (laq.stats.pooled_gains per spec), for a README:
+    mean [bootstrap 95 % CI] per seed and pooled, and the t-interval over the seed means."""
     seeds = sorted({int(s) for df in pooled.values() for s in df.loc[df["level"] == "seed", "seed"]})
-    lines = ["| | " + " | ".join(f"seed {s}" for s in seeds) + " | pooled |", "|---|" + "---:|" * (len(seeds) + 1)]
+    lines = ["| | " + " | ".join(f"seed {s}" for s in seeds) + " | pooled | t over seeds |", "|---|" + "---:|" * (len(seeds) + 2)]
     for spec, df in pooled.items():
         for (name, mode), grp in df.groupby(["comparison", "mode"], sort=False):
             cell = lambda r: f"{r['mean_pp']:+.1f} [{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]"  # noqa: E731
             by = {int(r["seed"]): cell(r) for _, r in grp[grp["level"] == "seed"].iterrows()}
             pool = grp[grp["level"] == "pooled"]
+            t = (f"[{pool.iloc[0]['t_ci_low']:+.1f}, {pool.iloc[0]['t_ci_high']:+.1f}]"
+                 if len(pool) and "t_ci_low" in pool and math.isfinite(pool.iloc[0]["t_ci_low"]) else "—")
             lines.append(f"| {spec}: {name} ({mode}) | " + " | ".join(by.get(s, "—") for s in seeds) + " | "
-                         + (cell(pool.iloc[0]) if len(pool) else "—") + " |")
+                         + (cell(pool.iloc[0]) if len(pool) else "—") + f" | {t} |")
     return "\n".join(lines)
 
 

@@ -803,7 +803,18 @@ def dose_response(tables: Mapping[str, pd.DataFrame], *, seed: int, n_boot: int 
 # comes from a three-level bootstrap (seeds, then subsets within each chosen seed, then draws).
 
 POOLED_COLUMNS = ["level", "seed", "comparison", "mode", "n_seeds", "n_subsets", "mean_pp", "ci_low", "ci_high", "seed_sd_pp",
-                  "mde_pp"]
+                  "t_ci_low", "t_ci_high", "mde_pp"]
+
+
+def t_interval(values: Sequence[float], *, alpha: float = 0.05) -> tuple[float, float]:
+    """The two-sided t confidence interval of the mean of `values` (NaN with fewer than 2)."""
+    from scipy.stats import t
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.size < 2:
+        return float("nan"), float("nan")
+    half = float(t.ppf(1 - alpha / 2, v.size - 1)) * float(np.std(v, ddof=1)) / math.sqrt(v.size)
+    return float(v.mean()) - half, float(v.mean()) + half
 
 
 def seed_bootstrap(groups: Sequence[np.ndarray], *, n_boot: int = 10000, seed: int = 0) -> tuple[float, float, float]:
@@ -839,8 +850,8 @@ def pooled_gains(tables: Mapping[int, pd.DataFrame], *, seed: int = 0, n_boot: i
     its long table of one spec (a table with a `seed` column of several values splits with
     `dict(tuple(table.groupby("seed")))`). level "seed": that seed's mean with its hierarchical-bootstrap
     CI; level "pooled" (seed NaN): the mean over seeds with the three-level CI (`seed_bootstrap`), the
-    SD of the seeds' means and the MDE of a t-test on them (`mde`: with few seeds, the honest yardstick,
-    since a bootstrap over 3 seeds is too narrow). Columns: POOLED_COLUMNS."""
+    SD of the seeds' means, and the t-interval and MDE of a t-test on those means (`t_interval`, `mde`:
+    with few seeds the honest yardstick, since a bootstrap over 3 seeds is too narrow). Columns: POOLED_COLUMNS."""
     rows = []
     for g in GAINS:
         if not all(f"{g.minuend}_top1_all" in t and f"{g.subtrahend}_top1_all" in t for t in tables.values()):
@@ -854,11 +865,13 @@ def pooled_gains(tables: Mapping[int, pd.DataFrame], *, seed: int = 0, n_boot: i
                 mean, lo, hi = hierarchical_bootstrap(a - b, n_boot=n_boot, seed=seed)
                 rows.append({"level": "seed", "seed": s, "comparison": g.name, "mode": mode, "n_seeds": 1,
                              "n_subsets": int(np.isfinite(a - b).all(axis=1).sum()), "mean_pp": mean, "ci_low": lo,
-                             "ci_high": hi, "seed_sd_pp": float("nan"), "mde_pp": float("nan")})
+                             "ci_high": hi, "seed_sd_pp": float("nan"), "t_ci_low": float("nan"), "t_ci_high": float("nan"),
+                             "mde_pp": float("nan")})
             mean, lo, hi = seed_bootstrap(mats, n_boot=n_boot, seed=seed)
             per = [r["mean_pp"] for r in rows[-len(mats):]]
             sd = float(np.std(per, ddof=1)) if len(per) > 1 else float("nan")
             rows.append({"level": "pooled", "seed": float("nan"), "comparison": g.name, "mode": mode, "n_seeds": len(mats),
                          "n_subsets": int(sum(r["n_subsets"] for r in rows[-len(mats):])), "mean_pp": mean, "ci_low": lo,
-                         "ci_high": hi, "seed_sd_pp": sd, "mde_pp": mde(sd, len(per))})
+                         "ci_high": hi, "seed_sd_pp": sd, **dict(zip(("t_ci_low", "t_ci_high"), t_interval(per))),
+                         "mde_pp": mde(sd, len(per))})
     return pd.DataFrame(rows, columns=POOLED_COLUMNS)

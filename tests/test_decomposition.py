@@ -453,9 +453,37 @@ def test_findings_pool_over_seeds():
     assert f"not detected; ±{r.mde_pp:.2f} pp would have been detected with 80 % power by a t-test on the 3 seed means" in text
 
     table = seed_table({"gpfq2": pooled}).splitlines()
-    assert table[0] == "| | seed 0 | seed 1 | seed 2 | pooled |" and len(table) == 2 + 2
+    assert table[0] == "| | seed 0 | seed 1 | seed 2 | pooled | t over seeds |" and len(table) == 2 + 2
     assert table[2].startswith("| gpfq2: aware_vs_agnostic (all) | " + f"{s0.mean_pp:+.1f} [{s0.ci_low:+.1f}, {s0.ci_high:+.1f}]")
-    assert table[2].endswith(f"{r.mean_pp:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}] |")
+    assert table[2].endswith(f"{r.mean_pp:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}] | [{r.t_ci_low:+.1f}, {r.t_ci_high:+.1f}] |")
+
+
+def test_a_pooled_gain_the_seed_means_do_not_confirm_is_not_called_detected():
+    """Three seeds: the bootstrap interval can exclude 0 while the t-interval over the seed means (scipy's)
+    does not; the findings then say "not confirmed", never "detected"."""
+    from scipy.stats import t as student_t
+
+    from laq.findings import pooled_findings, to_markdown
+    from laq.stats import pooled_gains, t_interval
+
+    means = [1.9, 2.3, 0.1]
+    lo, hi = student_t.interval(0.95, 2, loc=np.mean(means), scale=np.std(means, ddof=1) / np.sqrt(3))
+    assert t_interval(means) == pytest.approx((lo, hi)) and all(math.isnan(v) for v in t_interval([1.0]))
+    rng = np.random.default_rng(3)
+    tables = {}
+    for s, mu in enumerate(means):
+        rows = [{"subset": f"random-k4-{i:02d}", "draw": d, "seed": s, "device": "cpu",
+                 "quant_agnostic_top1_all": 70.0, "quant_agnostic_top1_sub": 80.0,
+                 "quant_aware_top1_all": 70.0 + mu + rng.normal(0, 0.05), "quant_aware_top1_sub": 80.0 + mu + rng.normal(0, 0.05)}
+                for i in range(12) for d in range(3)]
+        tables[s] = pd.DataFrame(rows)
+    pooled = pooled_gains(tables, n_boot=2000)
+    r = pooled[(pooled["mode"] == "all") & (pooled.level == "pooled")].iloc[0]
+    assert r.ci_low > 0 and r.t_ci_low < 0 and r.t_ci_low == pytest.approx(lo, abs=0.1)  # the two disagree here
+    text = to_markdown("F", pooled_findings({"g": pooled}, pd.concat(tables.values()), {0: 90.0, 1: 90.0, 2: 90.0},
+                                            model="m", dataset="d"))
+    assert "(not confirmed: the bootstrap interval excludes 0 but the t-interval over the 3 seed means" in text
+    assert "(detected" not in text
 
 
 def test_spearman_mde_against_a_simulation():
