@@ -43,5 +43,5 @@ def test_a_second_seed_adds_its_own_study_and_leaves_seed_0_alone(smoke_run, tmp
     assert text.startswith("# Findings pooled over 2 seeds: tiny on glyphs100") and "2 study seeds (0, 1)" in text
     assert f"seed 0: {b0['top1']:.1f} %, seed 1: {b1['top1']:.1f} %" in text and "## Pooled over seeds" in text
     table = (work / POOLED / "seeds.md").read_text().splitlines()
-    assert table[0] == "| | seed 0 | seed 1 | pooled |" and any(r.startswith("| gpfq4: aware_vs_agnostic (all) |") for r in table)
+    assert table[0] == "| | seed 0 | seed 1 | pooled | t over seeds |" and any(r.startswith("| gpfq4: aware_vs_agnostic (all) |") for r in table)
     assert _planned(work, SEEDS, str(POOLED / "findings.md")) == {}  # up to date
