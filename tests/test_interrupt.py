@@ -27,9 +27,13 @@ def _interrupt(work: Path, sig: signal.Signals, ready, *targets: str, force: boo
     """Start snakemake for `targets`, send `sig` to its whole process group (as a terminal's Ctrl-C or a
     cluster's cancel does) once `ready()` holds, and return what it said."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
-           "--configfile", SMOKE, *(["--config", *config] if config else []), *(["--forcerun", *targets] if force else []),
-           "--", *targets]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+           "--configfile", SMOKE, *(["--forcerun", *targets] if force else []),
+           # a config override for this command only: re-run nothing else because of it
+           *(["--config", *config, "--rerun-triggers", "mtime"] if config else []), "--", *targets]
+    # as a terminal's Ctrl-C reaches it: a test run started in the background of a shell inherits SIGINT
+    # ignored (POSIX: asynchronous commands without job control), and so would snakemake
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while proc.poll() is None and time.time() < deadline and not ready():
         time.sleep(0.01)
