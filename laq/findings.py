@@ -446,11 +446,10 @@ def _pooled_state(r: pd.Series) -> str:
     """Detected only when the three-level bootstrap and the t-interval over the seed means both exclude 0:
     with few seeds the bootstrap alone is too narrow."""
     n, tlo, thi = int(r["n_seeds"]), _num(r, "t_ci_low"), _num(r, "t_ci_high")
-    t_text = f"the t-interval over the {n} seed means, {_ci(tlo, thi).replace('95 % CI ', '')}"
     if detected(r["ci_low"], r["ci_high"]):
         if not (math.isfinite(tlo) and math.isfinite(thi)) or detected(tlo, thi):
             return "detected"
-        return f"not confirmed: the bootstrap interval excludes 0 but {t_text}, contains it"
+        return f"not confirmed: the bootstrap interval excludes 0 but the t-interval over the {n} seed means, [{tlo:+.1f}, {thi:+.1f}], contains it"
     m = _num(r, "mde_pp")
     return "not detected" + (f"; ±{m:.2f} pp would have been detected with 80 % power by a t-test on the {n} seed means"
                              if math.isfinite(m) else "")

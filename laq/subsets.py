@@ -175,6 +175,11 @@ def generate_subsets(
     shared = max_shared(size, max_jaccard)
     grow_limit = shared if max_jaccard < 1 else None  # uncapped: only repeats are skipped, as a whole
     done: list[tuple[str, list[int], int | None]] = []
+
+    def fits(classes: Sequence[int], taken: list[list[int]]) -> bool:
+        s = set(classes)
+        return all(len(s.intersection(t)) <= shared for t in taken)
+
     for strategy in STRATEGIES:
         taken: list[list[int]] = []
         if strategy == "random":
@@ -187,13 +192,13 @@ def generate_subsets(
             if strategy == "random":
                 for _attempt in range(_MAX_DRAWS):
                     draw = [int(j) for j in gen.choice(c, size=size, replace=False)]
-                    if all(len(set(draw).intersection(t)) <= shared for t in taken):
+                    if fits(draw, taken):
                         picked = draw
                         break
             else:
                 for s in starts:
                     got = greedy_subset(kl, size, int(s), strategy == "similar", taken=taken, shared=grow_limit)
-                    if got is not None and all(len(set(got).intersection(t)) <= shared for t in taken):
+                    if got is not None and fits(got, taken):
                         picked, start = got, int(s)
                         break
             if picked is None:

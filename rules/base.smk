@@ -16,7 +16,7 @@ rule train_base:
         **heavy("train_base", config["threads"], gpu=config["model"]["train"].get("epochs", 0) > 0),  # epochs 0: loads only
     params:
         model=needs.model(config),
-        seed=lambda wc: int(wc.seed),
+        seed=study_seed,
         device=config["device"],
         precision=config.get("precision", "fp32"),
         # pinned, not --cores: the trained weights depend on it (nothing to pin without training)

@@ -56,6 +56,11 @@ SERIES = [VARIANT_LABELS[v] for v in variants_for(CONDITIONS)]  # the figures' s
 QUANT_RUNS = quantized_runs(DRAWS, CONDITIONS)  # (variant, draw) made by each quantize job, in output order
 
 
+def study_seed(wc):
+    """The study seed of a per-seed job (its {seed} wildcard), as the integer its params carry."""
+    return int(wc.seed)
+
+
 def per_seed(pattern, **wildcards):
     """`pattern` expanded over `wildcards`, keeping {seed} for the job's own seed (inputs of a per-seed rule)."""
     return expand(pattern, **wildcards, allow_missing=True)
@@ -67,11 +72,7 @@ def quantized_models(wc):
 
 
 def result_figures():
-    figs = [
-        P.result_figure(k).format(spec=s, seed="{seed}")
-        for s in SPEC_NAMES
-        for k in ("quant_drop", "aware_gain", "decomposition")
-    ]
+    figs = per_seed([P.result_figure(k) for k in ("quant_drop", "aware_gain", "decomposition")], spec=SPEC_NAMES)
     return figs + [P.dose_figure] + ([P.bits_figure] if len(SPEC_NAMES) > 1 else [])
 
 

@@ -26,7 +26,7 @@ rule findings:
         model=config["model"]["name"],
         dataset=config["dataset"]["name"],
         calibration_images=config["quantization"]["calibration_images"],
-        seed=lambda wc: int(wc.seed),
+        seed=study_seed,
     script:
         "../scripts/findings.py"
 

@@ -19,7 +19,7 @@ rule finetune:
         **heavy("finetune", 1, gpu=True),
     params:
         finetune=config["finetune"],
-        seed=lambda wc: int(wc.seed),
+        seed=study_seed,
         device=config["device"],
         precision=config.get("precision", "fp32"),
         threads=1,  # pinned: the fine-tuned weights depend on it

@@ -26,7 +26,7 @@ rule plot_accuracy:
         **LIGHT,
     params:
         rc=config["plots"].get("rc", {}),
-        seed=lambda wc: int(wc.seed),
+        seed=study_seed,
         series=SERIES,  # the caption names the run's variants
     script:
         "../scripts/plot_accuracy.py"
@@ -154,7 +154,7 @@ rule dose_response:
     params:
         rc=config["plots"].get("rc", {}),
         specs=SPEC_NAMES,
-        seed=lambda wc: int(wc.seed),
+        seed=study_seed,
     script:
         "../scripts/dose_response.py"
 

@@ -33,7 +33,7 @@ rule quantize:
         draws=DRAWS,
         conditions=CONDITIONS,
         batch_size=config["quantization"]["batch_size"],
-        seed=lambda wc: int(wc.seed),
+        seed=study_seed,
         device=config["device"],
     script:
         "../scripts/quantize.py"

@@ -39,7 +39,7 @@ rule distance:
         **heavy("distance", config["threads"]),
     params:
         similarity=needs.similarity(config),
-        seed=lambda wc: int(wc.seed),
+        seed=study_seed,
     script:
         "../scripts/distance.py"
 

@@ -11,7 +11,7 @@ rule subset:
     resources:
         **LIGHT,
     params:
-        seed=lambda wc: int(wc.seed),
+        seed=study_seed,
         size=config["subsets"]["size"],
         max_jaccard=config["subsets"].get("max_jaccard", 1.0),
     script:

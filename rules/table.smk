@@ -25,7 +25,7 @@ rule table:
             "spec": wc.spec,
             "model": config["model"]["name"],
             "dataset": config["dataset"]["name"],
-            "seed": int(wc.seed),
+            "seed": study_seed(wc),
             "config_hash": study_hash(wc.spec, wc.seed),
         },
     script:
@@ -67,7 +67,7 @@ rule statistics:
     resources:
         **LIGHT,
     params:
-        seed=lambda wc: int(wc.seed),
+        seed=study_seed,
     script:
         "../scripts/statistics.py"
 

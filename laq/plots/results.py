@@ -8,9 +8,8 @@ Accuracies are in percent; differences are in percentage points (pp).
 
 from __future__ import annotations
 
-import re
-
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
